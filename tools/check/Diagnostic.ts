@@ -1,0 +1,18 @@
+import * as path from 'node:path';
+
+export type Severity = 'error' | 'warning';
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: Severity;
+  /** `TS2322`, an ArkTS rule such as `arkts-no-any-unknown`, or `resource-missing`. */
+  rule: string;
+  message: string;
+}
+
+export function formatDiagnostic(d: Diagnostic, root: string): string {
+  const rel = path.relative(root, d.file) || d.file;
+  return `${rel}:${d.line}:${d.column} ${d.severity} ${d.rule} ${d.message.replace(/\s+/g, ' ').trim()}`;
+}

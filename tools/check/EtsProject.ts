@@ -1,0 +1,70 @@
+// Shared knowledge about the HarmonyOS project layout, used by the gate (check) and the test runner.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+/** The HarmonyOS modules as build-profile.json5 lists them; the gate walks these folders, never a hand-kept file list. */
+export const MODULE_DIRS: readonly string[] = ['AppScope', 'entry', 'features/store', 'common/iap'];
+
+const SKIP_DIRS = new Set(['node_modules', 'oh_modules', 'build', '.hvigor', '.preview', '.idea']);
+
+export function walk(dir: string, accept: (file: string) => boolean, out: string[] = []): string[] {
+  if (!fs.existsSync(dir)) {
+    return out;
+  }
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!SKIP_DIRS.has(entry.name)) {
+        walk(full, accept, out);
+      }
+    } else if (accept(full)) {
+      out.push(full);
+    }
+  }
+  return out.sort();
+}
+
+/** Every .ets file of every module: main, test and ohosTest sources, and the module's Index.ets. */
+export function listEtsFiles(roots: readonly string[] = MODULE_DIRS.map((d) => path.join(ROOT, d))): string[] {
+  const files: string[] = [];
+  for (const root of roots) {
+    walk(root, (f) => f.endsWith('.ets') && !f.endsWith('.d.ets'), files);
+  }
+  return files;
+}
+
+/** Minimal JSON5 reader for the project's own config files (comments, trailing commas, unquoted keys). */
+export function readJson5(file: string): unknown {
+  const text = fs.readFileSync(file, 'utf8');
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"' || c === "'") {
+      let j = i + 1;
+      let s = '';
+      while (j < text.length && text[j] !== c) {
+        if (text[j] === '\\') {
+          s += text[j] + text[j + 1];
+          j += 2;
+          continue;
+        }
+        s += text[j] === '"' ? '\\"' : text[j];
+        j++;
+      }
+      out += '"' + s + '"';
+      i = j + 1;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '/' && text[i + 1] === '*') {
+      i = text.indexOf('*/', i + 2) + 2;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  out = out.replace(/,(\s*[}\]])/g, '$1').replace(/([{,]\s*)([A-Za-z_$][\w$]*)\s*:/g, '$1"$2":');
+  return JSON.parse(out);
+}
