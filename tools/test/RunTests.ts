@@ -1,0 +1,132 @@
+// `npm test`: the gate (ArkTS check), then every module's hypium suites (src/test/List.test.ets) in Node,
+// then the Node-side tests (node:test). Ends with `N passed, N failed[, N skipped]`; non-zero exit on any failure.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCheck } from '../check/Check';
+import { formatDiagnostic } from '../check/Diagnostic';
+import { MODULE_DIRS, ROOT, walk } from '../check/EtsProject';
+import { bundleEts } from './EtsBundler';
+import { SUMMARY_PREFIX } from './HypiumHost';
+
+interface Tally {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+const OUT_DIR = path.join(ROOT, '.test-out');
+const SUITE_TIMEOUT_MS = Number(process.env.HYPIUM_TIMEOUT_MS ?? 120_000);
+const PROCESS_TIMEOUT_MS = 10 * 60_000;
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      onLine(`  FAIL timed out after ${PROCESS_TIMEOUT_MS / 1000} s: ${cmd} ${args.join(' ')}`);
+      child.kill('SIGKILL');
+    }, PROCESS_TIMEOUT_MS);
+    let buf = '';
+    const feed = (chunk: Buffer): void => {
+      buf += chunk.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    };
+    child.stdout.on('data', feed);
+    child.stderr.on('data', feed);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (buf) onLine(buf);
+      resolve(code ?? 1);
+    });
+  });
+}
+
+async function runGate(t: Tally): Promise<void> {
+  console.log('== gate: ArkTS type-check, linter 1.1 and resources over every module');
+  const { files, diagnostics } = runCheck();
+  for (const d of diagnostics) console.log(formatDiagnostic(d, ROOT));
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  console.log(`check: ${files} .ets files checked: ${errors} errors, ${diagnostics.length - errors} warnings`);
+  if (errors > 0) t.failed++;
+  else t.passed++;
+}
+
+async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
+  const list = path.join(ROOT, moduleDir, 'src', 'test', 'List.test.ets');
+  if (!fs.existsSync(list)) return;
+  const label = moduleDir;
+  console.log(`== hypium: ${label}/src/test`);
+  const safe = moduleDir.replace(/[\\/]/g, '_');
+  const outfile = path.join(OUT_DIR, `hypium-${safe}.cjs`);
+  try {
+    await bundleEts({
+      entry: `hypium-${safe}.ts`,
+      outfile,
+      stdin: {
+        resolveDir: ROOT,
+        contents:
+          `import { runHypium } from './tools/test/HypiumHost';\n` +
+          `import testsuite from './${moduleDir}/src/test/List.test.ets';\n` +
+          `runHypium(testsuite, ${JSON.stringify(label)}, ${SUITE_TIMEOUT_MS});\n`,
+      },
+    });
+  } catch (e) {
+    console.log(`  FAIL could not bundle ${label}: ${(e as Error).message}`);
+    t.failed++;
+    return;
+  }
+  const dataDir = path.join(OUT_DIR, `data-${safe}`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.mkdirSync(dataDir, { recursive: true });
+  let summary: { total: number; pass: number; failure: number; error: number; ignore: number } | undefined;
+  const code = await run(process.execPath, ['--enable-source-maps', outfile], { TEST_DATA_DIR: dataDir }, (line) => {
+    if (line.startsWith(SUMMARY_PREFIX)) summary = JSON.parse(line.slice(SUMMARY_PREFIX.length));
+    else console.log(line);
+  });
+  if (!summary) {
+    console.log(`  FAIL ${label}: the suite process exited (${code}) without a summary`);
+    t.failed++;
+    return;
+  }
+  t.passed += summary.pass;
+  t.failed += summary.failure + summary.error;
+  t.skipped += summary.ignore;
+  if (code !== 0 && summary.failure + summary.error === 0) t.failed++;
+}
+
+async function runNodeTests(t: Tally): Promise<void> {
+  const files = [path.join(ROOT, 'tools'), path.join(ROOT, 'server')].flatMap((d) => walk(d, (f) => f.endsWith('.test.ts')));
+  if (files.length === 0) return;
+  console.log(`== node:test: ${files.length} files`);
+  const tap = path.join(OUT_DIR, 'node-tests.tap');
+  const args = ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files.map((f) => path.relative(ROOT, f))];
+  const code = await run(process.execPath, args, {}, (line) => console.log(line));
+  const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
+  const count = (key: string): number => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  t.passed += count('pass');
+  t.failed += count('fail') + count('cancelled');
+  t.skipped += count('skipped') + count('todo');
+  if (code !== 0 && count('fail') + count('cancelled') === 0) {
+    console.log(`  FAIL node:test exited ${code}`);
+    t.failed++;
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  await runGate(t);
+  for (const dir of MODULE_DIRS) await runHypiumModule(dir, t);
+  await runNodeTests(t);
+  console.log(`tests took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${t.passed} passed, ${t.failed} failed${t.skipped > 0 ? `, ${t.skipped} skipped` : ''}`);
+  process.exitCode = t.failed > 0 ? 1 : 0;
+}
+
+void main();
