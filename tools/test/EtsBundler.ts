@@ -46,6 +46,12 @@ export function etsPlugin(extraAliases: Record<string, string> = {}): esbuild.Pl
         }
         return { path: file };
       });
+      // Node-only test support (simulator controls, test PKI) for .ets suites: `@nodetest/X` → tools/testing/X.ts,
+      // declared for the gate in types/testing/X.d.ts. Product code never imports these.
+      build.onResolve({ filter: /^@nodetest\// }, (args) => {
+        const file = path.join(ROOT, 'tools', 'testing', `${args.path.slice('@nodetest/'.length)}.ts`);
+        return fs.existsSync(file) ? { path: file } : { errors: [{ text: `No Node test support module ${file}` }] };
+      });
       build.onResolve({ filter: /^@zerolost\// }, (args) => {
         const target = packages.get(args.path);
         return target ? { path: target } : { errors: [{ text: `Unknown local package ${args.path}` }] };

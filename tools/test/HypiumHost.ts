@@ -1,6 +1,13 @@
 // Hosts real hypium suites in Node: an AbilityDelegator-like object that hypium reports through, turned into
 // one readable line per test and a machine-readable summary line for the runner.
-import { Core, Hypium } from '@ohos/hypium';
+import * as hypium from '@ohos/hypium';
+
+// hypium exports Core at runtime but not in its typings.
+interface HypiumCore {
+  getInstance(): { getDefaultService(name: 'suite'): { getSummary(): Summary } };
+}
+const Core = (hypium as unknown as { Core: HypiumCore }).Core;
+const Hypium = hypium.Hypium;
 
 interface Summary {
   total: number;
@@ -38,7 +45,7 @@ export function runHypium(testsuite: () => void, label: string, timeoutMs: numbe
     printSync: write,
     print: async (message: string): Promise<void> => write(message),
     finishTest: (_msg: string, _code: number, cb?: () => void): void => {
-      const summary = Core.getInstance().getDefaultService('suite').getSummary() as Summary;
+      const summary = Core.getInstance().getDefaultService('suite').getSummary();
       process.stdout.write(`${SUMMARY_PREFIX}${JSON.stringify(summary)}\n`);
       if (cb) cb();
       // Open handles (servers, timers) left by a suite must not keep the run alive.

@@ -55,6 +55,23 @@ async function runGate(t: Tally): Promise<void> {
   else t.passed++;
 }
 
+/** Node-side TypeScript is strict: tools/ (tsconfig.json) and the server (server/tsconfig.json). */
+async function runTypeScript(t: Tally): Promise<void> {
+  for (const project of ['tsconfig.json', path.join('server', 'tsconfig.json')]) {
+    if (!fs.existsSync(path.join(ROOT, project))) continue;
+    console.log(`== tsc --strict -p ${project}`);
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const code = await run(process.execPath, [tsc, '-p', project, '--pretty', 'false'], {}, (line) => console.log(line));
+    if (code === 0) {
+      console.log(`  ok   ${project}: 0 errors`);
+      t.passed++;
+    } else {
+      console.log(`  FAIL ${project}: type errors above`);
+      t.failed++;
+    }
+  }
+}
+
 async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
   const list = path.join(ROOT, moduleDir, 'src', 'test', 'List.test.ets');
   if (!fs.existsSync(list)) return;
@@ -122,6 +139,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const t: Tally = { passed: 0, failed: 0, skipped: 0 };
   await runGate(t);
+  await runTypeScript(t);
   for (const dir of MODULE_DIRS) await runHypiumModule(dir, t);
   await runNodeTests(t);
   console.log(`tests took ${((Date.now() - started) / 1000).toFixed(1)} s`);
