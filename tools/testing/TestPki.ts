@@ -13,8 +13,12 @@
  *     opts.leafOid                              default true: leaf carries the NON-critical extension
  *                                               1.3.6.1.4.1.2011.2.415.1.1 (value DER NULL); false = omitted
  *     opts.intermediateCa                       default true: basicConstraints CA:true on the intermediate
+ *                                               (false: CA:false but keyUsage still keyCertSign)
  *     opts.extraLeafOids / extraIntermediateOids  more non-critical marker extensions (value DER NULL), e.g.
  *                                               Apple's 1.2.840.113635.100.6.11.1 / 1.2.840.113635.100.6.2.1
+ *     opts.leafCrlUrl / intermediateCrlUrl      add a CRLDistributionPoints extension with this URI
+ *     opts.leafIssuerName / intermediateIssuerName  override the issuer DN written into that certificate
+ *                                               (forgeries: claim a genuine issuer while signing with another key)
  *     opts.subjectPrefix                        CN prefix (default "Test IAP")
  *     opts.parent                               reuse parent's ROOT (same rootPem/rootDer/keys): a new intermediate
  *                                               and leaf under the same pinned root (distinct chains, one root)
@@ -32,7 +36,10 @@
  *   }
  *   loadTestPki(json: TestPkiJson): TestPki            // inverse of toJSON()
  *   signCompactJws(key, header: object, payload: object | string): string   // low-level ES256 signer
+ *   createTestCrl(pki, { issuer: 'intermediate' | 'root', revoked?: Buffer[] (cert DERs), thisUpdate?, nextUpdate? })
+ *       : Promise<Buffer>                                // DER CRL signed by that CA of the PKI
  *   base64url(data: Buffer | string): string
+ *   subjectName(der: Buffer): string                  // subject DN of a certificate
  *   IAP_LEAF_OID = '1.3.6.1.4.1.2011.2.415.1.1'
  */
 import 'reflect-metadata';
@@ -60,6 +67,10 @@ export interface TestPkiOptions {
   intermediateCa?: boolean;
   extraLeafOids?: string[];
   extraIntermediateOids?: string[];
+  leafCrlUrl?: string;
+  intermediateCrlUrl?: string;
+  leafIssuerName?: string;
+  intermediateIssuerName?: string;
   subjectPrefix?: string;
   parent?: TestPki;
   shareIntermediate?: boolean;
@@ -181,7 +192,8 @@ function serial(): string {
   return b.toString('hex');
 }
 
-function subjectName(der: Buffer): string {
+/** The subject DN of a DER certificate, as a string usable for leafIssuerName / intermediateIssuerName. */
+export function subjectName(der: Buffer): string {
   return new x509.X509Certificate(der).subject;
 }
 
@@ -238,16 +250,15 @@ export async function createTestPki(opts: TestPkiOptions = {}): Promise<TestPki>
     const ca = opts.intermediateCa ?? true;
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(ca, ca ? 0 : undefined, true),
-      new x509.KeyUsagesExtension(
-        ca ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature,
-        true,
-      ),
+      // keyCertSign even when ca=false, so that only the basicConstraints check can catch a non-CA intermediate.
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       ...(opts.extraIntermediateOids ?? []).map((oid) => new x509.Extension(oid, false, DER_NULL)),
     ];
+    if (opts.intermediateCrlUrl) extensions.push(new x509.CRLDistributionPointsExtension([opts.intermediateCrlUrl]));
     const intCert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject: `CN=${prefix} Intermediate CA ${tag}, O=Test, C=CN`,
-      issuer: subjectName(rootDer),
+      issuer: opts.intermediateIssuerName ?? subjectName(rootDer),
       notBefore: opts.intermediateNotBefore ?? notBefore,
       notAfter: opts.intermediateNotAfter ?? notAfter,
       signingAlgorithm: SIGN_ALG,
@@ -268,10 +279,11 @@ export async function createTestPki(opts: TestPkiOptions = {}): Promise<TestPki>
   ];
   if (opts.leafOid ?? true) leafExtensions.push(new x509.Extension(IAP_LEAF_OID, false, DER_NULL));
   for (const oid of opts.extraLeafOids ?? []) leafExtensions.push(new x509.Extension(oid, false, DER_NULL));
+  if (opts.leafCrlUrl) leafExtensions.push(new x509.CRLDistributionPointsExtension([opts.leafCrlUrl]));
   const leafCert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${prefix} IAP Signing Leaf ${tag}, O=Test, C=CN`,
-    issuer: subjectName(intDer),
+    issuer: opts.leafIssuerName ?? subjectName(intDer),
     notBefore: opts.leafNotBefore ?? notBefore,
     notAfter: opts.leafNotAfter ?? notAfter,
     signingAlgorithm: SIGN_ALG,
@@ -288,4 +300,31 @@ export async function createTestPki(opts: TestPkiOptions = {}): Promise<TestPki>
     intPriv,
     crypto.KeyObject.from(leafKeys.privateKey),
   );
+}
+
+export interface TestCrlOptions {
+  issuer: 'intermediate' | 'root';
+  /** DER certificates to list as revoked. */
+  revoked?: Buffer[];
+  thisUpdate?: Date;
+  nextUpdate?: Date;
+}
+
+/** A DER CRL issued by the PKI's intermediate or root. */
+export async function createTestCrl(pki: TestPki, opts: TestCrlOptions): Promise<Buffer> {
+  const issuerDer = opts.issuer === 'root' ? pki.rootDer : pki.intermediateDer;
+  const key = await importPrivate(opts.issuer === 'root' ? pki.rootPrivateKey : pki.intermediatePrivateKey);
+  const now = Date.now();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: subjectName(issuerDer),
+    thisUpdate: opts.thisUpdate ?? new Date(now - 60_000),
+    nextUpdate: opts.nextUpdate ?? new Date(now + DAY),
+    signingAlgorithm: SIGN_ALG,
+    signingKey: asX509(key),
+    entries: (opts.revoked ?? []).map((der) => ({
+      serialNumber: new crypto.X509Certificate(der).serialNumber,
+      revocationDate: new Date(now - 60_000),
+    })),
+  });
+  return Buffer.from(crl.rawData);
 }

@@ -1,0 +1,126 @@
+// Server configuration: the typed object startServer() takes, and its loader from the environment (see README).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ShipmentConfirmer } from './confirm/ConfirmClient';
+import type { RevocationMode } from './jws/Revocation';
+import type { LedgerHooks } from './ledger/Ledger';
+
+export type IapEnvironment = 'SANDBOX' | 'NORMAL';
+
+/** IAP product types: 0 consumable, 1 non-consumable, 2 auto-renewable, 3 non-renewable. */
+export type ProductType = 0 | 1 | 2 | 3;
+
+/** productId → product type (undefined = any type accepted for this id). */
+export type Catalog = ReadonlyMap<string, ProductType | undefined>;
+
+export const DEMO_CATALOG: Catalog = new Map<string, ProductType>([
+  ['gems_100', 0],
+  ['gems_550', 0],
+  ['gems_1200', 0],
+  ['remove_ads', 1],
+  ['premium_themes', 1],
+  ['season_pass', 3],
+]);
+
+export interface ServerConfig {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8787; 0 = any free port. */
+  port?: number;
+  /** PEM text of the pinned IAP root certificate(s) (Huawei CBG Root CA G2 in production). */
+  trustedRootPem: string | string[];
+  /** Expected applicationId (AGC APP ID). */
+  appId: string;
+  /** Expected environment of every payload. */
+  environment: IapEnvironment;
+  /** Products the app sells. Default: DEMO_CATALOG. */
+  products?: Catalog;
+  /** SQLite file path, or ':memory:'. */
+  databasePath: string;
+  /** Max request body in bytes (default 64 KiB; larger → 413). */
+  bodyLimit?: number;
+  /** Pino/Fastify logger options, true for defaults, false to disable (default: info to stdout). */
+  logger?: boolean | { level?: string; stream?: NodeJS.WritableStream };
+  /** Validated-chain cache (default 1024 entries, 1 h). */
+  chainCache?: { maxEntries?: number; ttlMs?: number } | false;
+  /** Optional CRL policy (default 'off'); see README. */
+  revocation?: { mode: RevocationMode; timeoutMs?: number; fetch?: typeof fetch };
+  /** Optional server-side confirm delivery after a new grant (default: none; the device calls finishPurchase). */
+  confirm?: ShipmentConfirmer;
+  /** Server-side entitlement hooks, run inside the ledger transaction. */
+  hooks?: LedgerHooks;
+  /** Allowed clock skew for signedTime in the future (default 5 min). */
+  maxClockSkewMs?: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses IAP_PRODUCTS: "id[:type],id[:type],…" (type 0..3 optional). */
+export function parseProducts(value: string | undefined): Catalog {
+  if (value === undefined || value.trim() === '') return DEMO_CATALOG;
+  const m = new Map<string, ProductType | undefined>();
+  for (const raw of value.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const [id, type] = item.split(':');
+    if (!id) throw new ConfigError(`IAP_PRODUCTS: empty product id in "${value}"`);
+    if (type !== undefined && !/^[0-3]$/.test(type)) throw new ConfigError(`IAP_PRODUCTS: bad type for ${id}`);
+    m.set(id, type === undefined ? undefined : (Number(type) as ProductType));
+  }
+  if (m.size === 0) throw new ConfigError('IAP_PRODUCTS is empty');
+  return m;
+}
+
+/** DATABASE_URL: "file:path", "sqlite:path", "sqlite://path", ":memory:" or a plain path. */
+export function parseDatabaseUrl(value: string | undefined, fallback: string): string {
+  if (value === undefined || value.trim() === '') return fallback;
+  const v = value.trim();
+  if (v === ':memory:') return v;
+  const m = /^(?:sqlite:\/\/|sqlite:|file:)(.*)$/.exec(v);
+  const p = m ? m[1]! : v;
+  if (p === '') throw new ConfigError('DATABASE_URL has no path');
+  if (/^[a-z]+:\/\//i.test(p)) throw new ConfigError(`DATABASE_URL: only SQLite files are supported (${v})`);
+  return p;
+}
+
+export interface EnvDefaults {
+  trustedRootPath?: string;
+  appId?: string;
+  environment?: IapEnvironment;
+  databasePath: string;
+}
+
+/** Builds a ServerConfig from process.env-style variables. Throws ConfigError with a readable message. */
+export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults): ServerConfig {
+  const port = env['PORT'] === undefined || env['PORT'] === '' ? 8787 : Number(env['PORT']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be 0..65535`);
+  const rootPath = env['IAP_TRUSTED_ROOT'] || defaults.trustedRootPath;
+  if (!rootPath) throw new ConfigError('IAP_TRUSTED_ROOT (path to the pinned root PEM) is required');
+  let trustedRootPem: string;
+  try {
+    trustedRootPem = fs.readFileSync(path.resolve(rootPath), 'utf8');
+  } catch {
+    throw new ConfigError(`IAP_TRUSTED_ROOT: cannot read ${rootPath}`);
+  }
+  const appId = env['IAP_APP_ID'] || defaults.appId;
+  if (!appId) throw new ConfigError('IAP_APP_ID is required');
+  const environment = (env['IAP_ENVIRONMENT'] || defaults.environment) as string | undefined;
+  if (environment !== 'SANDBOX' && environment !== 'NORMAL') {
+    throw new ConfigError('IAP_ENVIRONMENT must be SANDBOX or NORMAL');
+  }
+  const crl = (env['IAP_CRL_MODE'] || 'off').toLowerCase();
+  if (crl !== 'off' && crl !== 'soft' && crl !== 'hard') throw new ConfigError('IAP_CRL_MODE must be off, soft or hard');
+  return {
+    host: env['HOST'] || '127.0.0.1',
+    port,
+    trustedRootPem,
+    appId,
+    environment,
+    products: parseProducts(env['IAP_PRODUCTS']),
+    databasePath: parseDatabaseUrl(env['DATABASE_URL'], defaults.databasePath),
+    revocation: { mode: crl },
+    logger: { level: env['LOG_LEVEL'] || 'info' },
+  };
+}

@@ -1,0 +1,104 @@
+// `npm start`: the reference app server on 127.0.0.1 with an SQLite file and, unless IAP_TRUSTED_ROOT is set, a
+// generated DEVELOPMENT trust root (SANDBOX mode). Everything lives under server/data/ (gitignored).
+//
+// DEV ONLY: server/data/dev-pki.json holds the private keys of the development root, intermediate and leaf so that
+// a simulated device (the IAP Kit simulator) can sign purchase JWS the server accepts. Never pin this root in
+// production: pin Huawei CBG Root CA G2 (IAP_TRUSTED_ROOT) and set IAP_ENVIRONMENT=NORMAL.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startServer, type RunningServer } from './App';
+import { ConfigError, loadConfigFromEnv } from './Config';
+import { HuaweiIapClient } from './confirm/ConfirmClient';
+import { createTestPki, loadTestPki, type TestPki, type TestPkiJson } from '../../tools/testing/TestPki';
+
+/** server/data, or SERVER_DATA_DIR when set. */
+export const DATA_DIR = path.resolve(process.env['SERVER_DATA_DIR'] || path.join(__dirname, '..', 'data'));
+export const DEV_APP_ID = '110000000';
+
+/** Loads the development PKI from server/data, creating it once. DEV ONLY (contains private keys). */
+export async function ensureDevPki(dir = DATA_DIR): Promise<{ pki: TestPki; rootPath: string; pkiPath: string; created: boolean }> {
+  const pkiPath = path.join(dir, 'dev-pki.json');
+  const rootPath = path.join(dir, 'dev-root.pem');
+  fs.mkdirSync(dir, { recursive: true });
+  if (fs.existsSync(pkiPath)) {
+    const pki = loadTestPki(JSON.parse(fs.readFileSync(pkiPath, 'utf8')) as TestPkiJson);
+    if (!fs.existsSync(rootPath)) fs.writeFileSync(rootPath, pki.rootPem);
+    return { pki, rootPath, pkiPath, created: false };
+  }
+  const pki = await createTestPki({ subjectPrefix: 'DEV ONLY ZeroLost IAP' });
+  const tmp = `${pkiPath}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify({ warning: 'DEVELOPMENT ONLY - private keys of a local test PKI', ...pki.toJSON() }, null, 2), {
+    mode: 0o600,
+  });
+  fs.renameSync(tmp, pkiPath);
+  fs.writeFileSync(rootPath, pki.rootPem);
+  return { pki, rootPath, pkiPath, created: true };
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  let devNote = '';
+  let rootDefault: string | undefined;
+  if (!env['IAP_TRUSTED_ROOT']) {
+    const dev = await ensureDevPki();
+    rootDefault = dev.rootPath;
+    devNote = `${dev.created ? 'created' : 'using'} DEVELOPMENT trust root ${dev.rootPath} (keys: ${dev.pkiPath}, dev only)`;
+  }
+  const config = loadConfigFromEnv(env, {
+    trustedRootPath: rootDefault,
+    appId: rootDefault ? DEV_APP_ID : undefined,
+    environment: rootDefault ? 'SANDBOX' : undefined,
+    databasePath: path.join(DATA_DIR, 'iap-server.sqlite'),
+  });
+  if (env['IAP_KEY_ID'] && env['IAP_ISSUER_ID'] && env['IAP_PRIVATE_KEY']) {
+    config.confirm = new HuaweiIapClient({
+      issuerId: env['IAP_ISSUER_ID'],
+      keyId: env['IAP_KEY_ID'],
+      privateKey: fs.readFileSync(path.resolve(env['IAP_PRIVATE_KEY']), 'utf8'),
+      appId: config.appId,
+      rootUrl: env['IAP_API_ROOT'] || undefined,
+    });
+  }
+
+  // Signal handlers first, so a SIGINT/SIGTERM during start-up also shuts down cleanly.
+  let serverPromise: Promise<RunningServer> | undefined;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void (async () => {
+      try {
+        const server = await serverPromise;
+        server?.app.log.info({ signal }, 'shutting down');
+        await server?.close();
+        process.exit(0);
+      } catch {
+        process.exit(1);
+      }
+    })();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  serverPromise = startServer(config);
+  const server = await serverPromise;
+  if (stopping) return;
+  const lines = [
+    `IAP reference server listening on ${server.url}`,
+    `  environment ${config.environment}, appId ${config.appId}, database ${config.databasePath}`,
+    `  trusted root ${env['IAP_TRUSTED_ROOT'] ? path.resolve(env['IAP_TRUSTED_ROOT']) : rootDefault}`,
+    ...(devNote ? [`  ${devNote}`] : []),
+    `  server-side confirm delivery: ${config.confirm ? 'on' : 'off'}; CRL policy: ${config.revocation?.mode ?? 'off'}`,
+    `  POST ${server.url}/v1/purchases/verify   POST ${server.url}/v1/notifications   GET ${server.url}/healthz`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof ConfigError ? 'configuration error: ' : ''}${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

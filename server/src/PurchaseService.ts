@@ -1,0 +1,232 @@
+// Verify → check → record: the logic behind POST /v1/purchases/verify and POST /v1/notifications.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Catalog, IapEnvironment } from './Config';
+import { ConfirmError, type ShipmentConfirmer } from './confirm/ConfirmClient';
+import { RejectError, TransientError } from './jws/Errors';
+import type { JwsVerifier, VerifiedJws } from './jws/JwsVerifier';
+import type { CrlRevocationChecker } from './jws/Revocation';
+import type { Ledger, OrderPayload } from './ledger/Ledger';
+
+export interface PurchaseServiceDeps {
+  verifier: JwsVerifier;
+  revocation: CrlRevocationChecker;
+  ledger: Ledger;
+  appId: string;
+  environment: IapEnvironment;
+  catalog: Catalog;
+  confirmer: ShipmentConfirmer | undefined;
+  log: FastifyBaseLogger;
+  now: () => number;
+}
+
+export type VerifyResult =
+  | { kind: 'valid'; payload: OrderPayload; replay: boolean }
+  | { kind: 'account-conflict' };
+
+export type NotificationResult = { kind: 'processed'; action: string } | { kind: 'duplicate' };
+
+const MAX_FIELD = 1024;
+
+function str(payload: Record<string, unknown>, name: string, required: boolean): string | undefined {
+  const v = payload[name];
+  if (v === undefined || v === null) {
+    if (required) throw new RejectError('invalid-payload', `${name} is missing`);
+    return undefined;
+  }
+  if (typeof v !== 'string' || (required && v.length === 0) || v.length > MAX_FIELD) {
+    throw new RejectError('invalid-payload', `${name} must be a non-empty string of at most ${MAX_FIELD} characters`);
+  }
+  return v;
+}
+
+function isRevoked(p: Record<string, unknown>): boolean {
+  const code = p['purchaseOrderRevocationReasonCode'];
+  const time = p['revocationTime'];
+  return (code !== undefined && code !== null && code !== '') || (time !== undefined && time !== null && time !== '');
+}
+
+export class PurchaseService {
+  private readonly inflightConfirms = new Set<Promise<void>>();
+  private readonly confirming = new Set<string>();
+
+  constructor(private readonly d: PurchaseServiceDeps) {}
+
+  private async verifyJws<T>(jws: string): Promise<VerifiedJws<T>> {
+    const v = this.d.verifier.verify<T>(jws);
+    if (this.d.revocation.enabled) await this.d.revocation.check(v.chain);
+    return v;
+  }
+
+  /** Checks a verified PurchaseOrderPayload against the configuration; returns it typed. */
+  checkOrder(p: Record<string, unknown>, purchaseDataType: number): OrderPayload {
+    const environment = str(p, 'environment', true)!;
+    const applicationId = str(p, 'applicationId', true)!;
+    const purchaseOrderId = str(p, 'purchaseOrderId', true)!;
+    const purchaseToken = str(p, 'purchaseToken', true)!;
+    const productId = str(p, 'productId', true)!;
+    const rawType = p['productType'];
+    const productType = typeof rawType === 'number' ? String(rawType) : rawType;
+    if (typeof productType !== 'string' || !/^[0-3]$/.test(productType)) {
+      throw new RejectError('invalid-payload', 'productType must be "0".."3"');
+    }
+    const q = p['quantity'];
+    if (q !== undefined && q !== null && !(Number.isInteger(q) && (q as number) >= 1 && (q as number) <= 10)) {
+      throw new RejectError('invalid-payload', 'quantity must be an integer 1..10');
+    }
+    if (applicationId !== this.d.appId) throw new RejectError('wrong-app', 'applicationId does not match this app');
+    if (environment !== this.d.environment) {
+      throw new RejectError('wrong-environment', `environment ${environment} on a ${this.d.environment} server`);
+    }
+    if (!this.d.catalog.has(productId)) throw new RejectError('unknown-product', `productId ${productId} is not sold by this app`);
+    const catalogType = this.d.catalog.get(productId);
+    if (catalogType !== undefined && Number(productType) !== catalogType) {
+      throw new RejectError('wrong-product-type', `productType ${productType} does not match the catalog (${catalogType})`);
+    }
+    if (Number(productType) !== purchaseDataType) {
+      throw new RejectError('wrong-product-type', `PurchaseData.type ${purchaseDataType} differs from productType ${productType}`);
+    }
+    return { ...p, purchaseOrderId, purchaseToken, productId, productType } as OrderPayload;
+  }
+
+  async verifyPurchase(purchaseData: string, accountId: string | undefined): Promise<VerifyResult> {
+    let pd: unknown;
+    try {
+      pd = JSON.parse(purchaseData);
+    } catch {
+      throw new RejectError('malformed-purchase-data', 'purchaseData is not JSON');
+    }
+    if (pd === null || typeof pd !== 'object' || Array.isArray(pd)) {
+      throw new RejectError('malformed-purchase-data', 'purchaseData is not a JSON object');
+    }
+    const rec = pd as Record<string, unknown>;
+    const type = rec['type'];
+    if (typeof type !== 'number' || !Number.isInteger(type) || type < 0 || type > 3) {
+      throw new RejectError('malformed-purchase-data', 'purchaseData.type must be 0..3');
+    }
+    const jws = rec['jwsPurchaseOrder'];
+    if (jws === undefined && (type === 2 || rec['jwsSubscriptionStatus'] !== undefined)) {
+      throw new RejectError('unsupported-product-type', 'auto-renewable subscriptions (jwsSubscriptionStatus) are not handled');
+    }
+    if (typeof jws !== 'string') throw new RejectError('malformed-purchase-data', 'jwsPurchaseOrder missing');
+
+    const v = await this.verifyJws<Record<string, unknown>>(jws);
+    const order = this.checkOrder(v.payload, type);
+    const now = this.d.now();
+
+    if (isRevoked(v.payload)) {
+      this.d.ledger.revoke(
+        { ...order, payload: order },
+        String(v.payload['purchaseOrderRevocationReasonCode'] ?? 'revoked'),
+        now,
+      );
+      throw new RejectError('revoked', 'the order was revoked (refunded)');
+    }
+    if (v.payload['purchaseTime'] === undefined || v.payload['purchaseTime'] === null) {
+      throw new TransientError('purchase-incomplete', 'purchaseTime absent: the purchase is not complete yet', 30);
+    }
+
+    const out = this.d.ledger.deliver(order, accountId, now, this.d.confirmer !== undefined);
+    if (out.kind === 'revoked') throw new RejectError('revoked', 'the order was revoked (refunded)');
+    if (out.kind === 'account-conflict') return { kind: 'account-conflict' };
+    this.d.log.info(
+      { purchaseOrderId: order.purchaseOrderId, productId: order.productId, replay: out.replay },
+      out.replay ? 'order replayed' : 'order granted',
+    );
+    if (this.d.confirmer) {
+      const row = out.replay ? this.d.ledger.get(order.purchaseOrderId) : undefined;
+      if (!out.replay || (row && (row.confirmState === 'pending' || row.confirmState === 'failed'))) {
+        this.scheduleConfirm(order);
+      }
+    }
+    return { kind: 'valid', payload: out.payload, replay: out.replay };
+  }
+
+  async handleNotification(jwsNotification: string): Promise<NotificationResult> {
+    const v = await this.verifyJws<Record<string, unknown>>(jwsNotification);
+    const p = v.payload;
+    const type = str(p, 'notificationType', true)!;
+    const subtype = str(p, 'notificationSubtype', false);
+    const requestId = str(p, 'notificationRequestId', true)!;
+    const version = p['notificationVersion'];
+    if (version !== undefined && version !== 'v3') throw new RejectError('invalid-payload', 'only notificationVersion v3 is supported');
+    const metaRaw = p['notificationMetaData'];
+    if (metaRaw === null || typeof metaRaw !== 'object' || Array.isArray(metaRaw)) {
+      throw new RejectError('invalid-payload', 'notificationMetaData missing');
+    }
+    const meta = metaRaw as Record<string, unknown>;
+    const appId = str(meta, 'applicationId', true)!;
+    const env = str(meta, 'environment', true)!;
+    const token = str(meta, 'purchaseToken', false);
+    const orderId = str(meta, 'purchaseOrderId', false);
+    if (appId !== this.d.appId) throw new RejectError('wrong-app', 'applicationId does not match this app');
+    // TEST notifications always come from the production endpoint with environment NORMAL.
+    if (type !== 'TEST' && env !== this.d.environment) {
+      throw new RejectError('wrong-environment', `environment ${env} on a ${this.d.environment} server`);
+    }
+    const now = this.d.now();
+
+    return this.d.ledger.transaction((): NotificationResult => {
+      const fresh = this.d.ledger.recordNotification({ requestId, type, subtype, orderId, token, now });
+      if (!fresh) return { kind: 'duplicate' };
+      let action = 'noted';
+      if (type === 'REVOKE') {
+        const reason = subtype ?? 'REVOKE';
+        const productId = typeof meta['currentProductId'] === 'string' ? (meta['currentProductId'] as string) : undefined;
+        const productType = typeof meta['type'] === 'number' ? String(meta['type']) : undefined;
+        if (orderId !== undefined) {
+          const r = this.d.ledger.revoke({ purchaseOrderId: orderId, purchaseToken: token ?? '', productId, productType }, reason, now);
+          action = r.alreadyRevoked ? 'already-revoked' : r.revokedGrant ? 'revoked-grant' : 'revoked-before-grant';
+        } else if (token !== undefined) {
+          const rows = this.d.ledger.ordersByToken(token);
+          for (const row of rows) this.d.ledger.revoke(row, reason, now);
+          action = rows.length > 0 ? 'revoked-by-token' : 'unknown-token';
+        } else {
+          action = 'revoke-without-reference';
+        }
+      }
+      // DID_NEW_TRANSACTION, EXPIRE, DID_CHANGE_RENEWAL_STATUS, RENEWAL_TIME_MODIFIED, TEST and unknown types are
+      // triggers only: the device's recovery sweep (or a status query) delivers; nothing to change here.
+      this.d.ledger.setNotificationOutcome(requestId, action);
+      this.d.log.info({ notificationType: type, notificationSubtype: subtype ?? null, purchaseOrderId: orderId ?? null, action }, 'notification');
+      return { kind: 'processed', action };
+    });
+  }
+
+  private scheduleConfirm(order: OrderPayload): void {
+    const confirmer = this.d.confirmer;
+    if (!confirmer || this.confirming.has(order.purchaseOrderId)) return;
+    this.confirming.add(order.purchaseOrderId);
+    const run = async (): Promise<void> => {
+      const delays = [0, 500, 2000];
+      for (let attempt = 0; attempt < delays.length; attempt++) {
+        if (delays[attempt]! > 0) await new Promise((r) => setTimeout(r, delays[attempt]));
+        try {
+          const outcome = await confirmer.confirm(order);
+          this.d.ledger.setConfirmState(order.purchaseOrderId, 'confirmed', outcome, this.d.now());
+          this.d.log.info({ purchaseOrderId: order.purchaseOrderId, outcome }, 'delivery confirmed');
+          return;
+        } catch (e) {
+          const retryable = e instanceof ConfirmError ? e.retryable : true;
+          const msg = e instanceof Error ? e.message : String(e);
+          this.d.log.warn({ purchaseOrderId: order.purchaseOrderId, attempt, retryable, err: msg }, 'confirm delivery failed');
+          if (!retryable || attempt === delays.length - 1) {
+            this.d.ledger.setConfirmState(order.purchaseOrderId, 'failed', msg, this.d.now());
+            return;
+          }
+        }
+      }
+    };
+    const p = run()
+      .catch(() => undefined)
+      .finally(() => {
+        this.confirming.delete(order.purchaseOrderId);
+        this.inflightConfirms.delete(p);
+      });
+    this.inflightConfirms.add(p);
+  }
+
+  /** Resolves when no confirm-delivery call is in flight (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.inflightConfirms.size > 0) await Promise.allSettled([...this.inflightConfirms]);
+  }
+}

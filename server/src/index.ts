@@ -1,0 +1,28 @@
+// Public API of the reference app server (used by the demo and the benchmarks).
+export { startServer, buildApp, DEFAULT_BODY_LIMIT, type RunningServer, type AppParts } from './App';
+export {
+  DEMO_CATALOG,
+  loadConfigFromEnv,
+  parseProducts,
+  parseDatabaseUrl,
+  ConfigError,
+  type ServerConfig,
+  type Catalog,
+  type IapEnvironment,
+  type ProductType,
+} from './Config';
+export { JwsVerifier, HUAWEI_IAP_LEAF_OID, type JwsVerifierOptions, type VerifiedJws, type ValidatedChain } from './jws/JwsVerifier';
+export { RejectError, TransientError, type RejectReason } from './jws/Errors';
+export { CrlRevocationChecker, type RevocationMode } from './jws/Revocation';
+export { Ledger, type LedgerHooks, type OrderPayload, type OrderRow } from './ledger/Ledger';
+export {
+  HuaweiIapClient,
+  createIapJwt,
+  ConfirmError,
+  CONFIRM_ORDER_PATH,
+  CONFIRM_SUBSCRIPTION_PATH,
+  type ShipmentConfirmer,
+  type ConfirmRequest,
+  type ConfirmOutcome,
+} from './confirm/ConfirmClient';
+export { ensureDevPki, DEV_APP_ID, DATA_DIR } from './Main';

@@ -1,0 +1,348 @@
+// Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification), node:crypto only.
+//
+// Rules (facts §4): alg must be ES256; x5c must hold exactly 3 certificates (leaf, intermediate, root); the leaf and
+// the intermediate are validated up to a PINNED root from configuration (the root inside x5c is never trusted, not
+// even looked at); the intermediate must be a CA; the leaf must carry the non-critical extension
+// 1.3.6.1.4.1.2011.2.415.1.1; the ES256 signature is raw r||s (64 bytes); leaf and intermediate must be valid at the
+// payload's signedTime.
+//
+// Warm path: a bounded LRU cache of already-validated chains keyed on the exact x5c[0] + x5c[1] strings (the cert
+// bytes), with expiry. A hit skips certificate parsing and chain signatures, but validity at signedTime is still
+// checked and the JWS signature is always verified with the cached leaf KeyObject.
+import * as crypto from 'node:crypto';
+import { crlDistributionUris, DerError, encodeOid, keyUsageBits, parseCertFields, type CertFields } from './Der';
+import { RejectError } from './Errors';
+import { LruCache } from './LruCache';
+
+export const HUAWEI_IAP_LEAF_OID = '1.3.6.1.4.1.2011.2.415.1.1';
+
+export interface JwsVerifierOptions {
+  /** PEM text of the pinned root certificate(s); several roots allow a rotation. */
+  trustedRootsPem: string | string[];
+  /** Required non-critical leaf extension; default 1.3.6.1.4.1.2011.2.415.1.1. */
+  requiredLeafOid?: string;
+  /** Validated-chain cache; default { maxEntries: 1024, ttlMs: 1 hour }. false disables it. */
+  cache?: { maxEntries?: number; ttlMs?: number } | false;
+  /** How far signedTime may lie in the future (default 5 minutes). */
+  maxClockSkewMs?: number;
+  now?: () => number;
+}
+
+export interface JwsHeader {
+  alg: 'ES256';
+  typ?: string;
+  x5c: [string, string, string];
+  [k: string]: unknown;
+}
+
+/** A chain validated up to a pinned root. */
+export interface ValidatedChain {
+  readonly leafDer: Buffer;
+  /** Lower-case hex, no leading zeros. */
+  readonly leafSerialHex: string;
+  readonly intermediate: crypto.X509Certificate;
+  readonly intermediateSerialHex: string;
+  /** The pinned root the chain validated to. */
+  readonly root: crypto.X509Certificate;
+  readonly leafKey: crypto.KeyObject;
+  /** Validity windows (ms since epoch). */
+  readonly leafNotBefore: number;
+  readonly leafNotAfter: number;
+  readonly intNotBefore: number;
+  readonly intNotAfter: number;
+  /** CRL distribution point URIs of the leaf and the intermediate (for the optional revocation policy). */
+  readonly leafCrlUris: string[];
+  readonly intCrlUris: string[];
+}
+
+export interface VerifiedJws<T = Record<string, unknown>> {
+  header: JwsHeader;
+  payload: T;
+  signedTime: number;
+  chain: ValidatedChain;
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+const OID_KEY_USAGE = '2.5.29.15';
+const OID_CRL_DP = '2.5.29.31';
+// Critical extensions a PKIX validator understands; any other critical extension makes a certificate unusable.
+const KNOWN_CRITICAL = new Set(
+  ['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.30', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.37', '2.5.29.54'].map(
+    (o) => encodeOid(o).toString('hex'),
+  ),
+);
+const KU_DIGITAL_SIGNATURE = 1 << 0;
+const KU_KEY_CERT_SIGN = 1 << 5;
+const MAX_JWS_LENGTH = 64 * 1024;
+const ECDSA_SIG_HASH = new Map([
+  [encodeOid('1.2.840.10045.4.3.2').toString('hex'), 'sha256'],
+  [encodeOid('1.2.840.10045.4.3.3').toString('hex'), 'sha384'],
+  [encodeOid('1.2.840.10045.4.3.4').toString('hex'), 'sha512'],
+]);
+// SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) 04 ... }
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex');
+
+function splitPem(pem: string): Buffer[] {
+  const out: Buffer[] = [];
+  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(pem)) !== null) out.push(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  return out;
+}
+
+function decodeJsonObject(part: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    throw new RejectError('malformed', `${what} is not JSON`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RejectError('malformed', `${what} is not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function signedTimeOf(payload: Record<string, unknown>): number {
+  const st = payload['signedTime'];
+  if (typeof st === 'number' && Number.isFinite(st) && st > 0) return st;
+  if (typeof st === 'string' && /^\d{1,16}$/.test(st)) return Number(st);
+  throw new RejectError('invalid-payload', 'signedTime missing or not a number');
+}
+
+export class JwsVerifier {
+  private readonly roots: crypto.X509Certificate[];
+  private readonly rootKeys: crypto.KeyObject[];
+  private readonly intCache: LruCache<IntermediateEntry> | undefined;
+  private readonly oidHex: string;
+  private readonly cache: LruCache<ValidatedChain> | undefined;
+  private readonly skew: number;
+  private readonly now: () => number;
+
+  constructor(opts: JwsVerifierOptions) {
+    const pems = Array.isArray(opts.trustedRootsPem) ? opts.trustedRootsPem : [opts.trustedRootsPem];
+    this.roots = pems.flatMap(splitPem).map((der) => new crypto.X509Certificate(der));
+    if (this.roots.length === 0) throw new Error('JwsVerifier: no trusted root certificate in trustedRootsPem');
+    this.rootKeys = this.roots.map((r) => r.publicKey);
+    this.oidHex = encodeOid(opts.requiredLeafOid ?? HUAWEI_IAP_LEAF_OID).toString('hex');
+    const c = opts.cache === undefined ? {} : opts.cache;
+    this.cache = c === false ? undefined : new LruCache<ValidatedChain>(c.maxEntries ?? 1024, c.ttlMs ?? 3_600_000);
+    this.intCache = c === false ? undefined : new LruCache<IntermediateEntry>(Math.min(c.maxEntries ?? 1024, 256), c.ttlMs ?? 3_600_000);
+    this.skew = opts.maxClockSkewMs ?? 5 * 60_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  cacheStats(): { size: number; hits: number; misses: number; evictions: number } | undefined {
+    const c = this.cache;
+    return c && { size: c.size, hits: c.hits, misses: c.misses, evictions: c.evictions };
+  }
+
+  /** Verifies a compact JWS; returns the parsed payload or throws RejectError. Synchronous. */
+  verify<T = Record<string, unknown>>(jws: string): VerifiedJws<T> {
+    if (typeof jws !== 'string' || jws.length === 0) throw new RejectError('malformed', 'JWS is empty');
+    if (jws.length > MAX_JWS_LENGTH) throw new RejectError('malformed', 'JWS too long');
+    const d1 = jws.indexOf('.');
+    const d2 = d1 < 0 ? -1 : jws.indexOf('.', d1 + 1);
+    if (d1 <= 0 || d2 < 0 || jws.indexOf('.', d2 + 1) !== -1) {
+      throw new RejectError('malformed', 'compact JWS must have exactly 3 parts');
+    }
+    const h = jws.slice(0, d1);
+    const p = jws.slice(d1 + 1, d2);
+    const s = jws.slice(d2 + 1);
+    if (!B64URL.test(h) || !B64URL.test(p) || h.length % 4 === 1 || p.length % 4 === 1) {
+      throw new RejectError('malformed', 'JWS header and payload must be non-empty unpadded base64url');
+    }
+
+    const header = decodeJsonObject(h, 'header');
+    if (header['alg'] !== 'ES256') {
+      throw new RejectError('unsupported-alg', `alg ${JSON.stringify(header['alg'] ?? null)} is not ES256`);
+    }
+    if (header['crit'] !== undefined) throw new RejectError('malformed', 'crit header parameter not supported');
+    const x5c = header['x5c'];
+    if (!Array.isArray(x5c)) throw new RejectError('bad-chain-length', 'x5c missing');
+    if (x5c.length !== 3) throw new RejectError('bad-chain-length', `x5c has ${x5c.length} certificates, expected 3`);
+    const [leafB64, intB64] = x5c as unknown[];
+    if (typeof leafB64 !== 'string' || typeof intB64 !== 'string' || typeof x5c[2] !== 'string') {
+      throw new RejectError('bad-certificate', 'x5c entries must be strings');
+    }
+
+    // The signature part may be empty only for alg "none", which was refused above.
+    if (!B64URL.test(s)) throw new RejectError('malformed', 'JWS signature must be unpadded base64url');
+
+    const payload = decodeJsonObject(p, 'payload');
+    const signedTime = signedTimeOf(payload);
+    const now = this.now();
+
+    const chain = this.chainFor(leafB64, intB64, now);
+
+    if (s.length !== 86) throw new RejectError('bad-signature', 'ES256 signature must be 64 bytes (raw r||s)');
+    const sig = Buffer.from(s, 'base64url');
+    let ok: boolean;
+    try {
+      ok = crypto.verify('sha256', Buffer.from(jws.slice(0, d2), 'latin1'), { key: chain.leafKey, dsaEncoding: 'ieee-p1363' }, sig);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new RejectError('bad-signature', 'ES256 signature does not verify with the leaf key');
+
+    if (signedTime < chain.leafNotBefore || signedTime < chain.intNotBefore) {
+      throw new RejectError('cert-not-yet-valid', 'certificate not yet valid at signedTime');
+    }
+    if (signedTime > chain.leafNotAfter || signedTime > chain.intNotAfter) {
+      throw new RejectError('cert-expired', 'certificate expired at signedTime');
+    }
+    if (signedTime > now + this.skew) throw new RejectError('signed-in-future', 'signedTime is in the future');
+
+    return { header: header as JwsHeader, payload: payload as T, signedTime, chain };
+  }
+
+  private chainFor(leafB64: string, intB64: string, now: number): ValidatedChain {
+    const key = leafB64.length + ':' + leafB64 + intB64;
+    const cached = this.cache?.get(key, now);
+    if (cached) return cached;
+    const chain = this.validateChain(leafB64, intB64, now);
+    this.cache?.set(key, chain, now);
+    return chain;
+  }
+
+  private decodeCert(b64: string, what: string): Buffer {
+    if (!B64.test(b64)) throw new RejectError('bad-certificate', `${what} is not base64`);
+    return Buffer.from(b64, 'base64');
+  }
+
+  private fields(der: Buffer, what: string): CertFields {
+    let f: CertFields;
+    try {
+      f = parseCertFields(der);
+    } catch (e) {
+      if (e instanceof DerError) throw new RejectError('bad-certificate', `${what}: ${e.message}`);
+      throw e;
+    }
+    for (const e of f.extensions) {
+      if (e.critical && !KNOWN_CRITICAL.has(e.oid.toString('hex'))) {
+        throw new RejectError('bad-certificate', `${what} has an unsupported critical extension`);
+      }
+    }
+    return f;
+  }
+
+  /** Intermediate → one of the pinned roots; cached separately (in real traffic all leaves share a few). */
+  private intermediateFor(intB64: string, now: number): IntermediateEntry {
+    const hit = this.intCache?.get(intB64, now);
+    if (hit) return hit;
+    const der = this.decodeCert(intB64, 'intermediate certificate');
+    let cert: crypto.X509Certificate;
+    try {
+      cert = new crypto.X509Certificate(der);
+    } catch {
+      throw new RejectError('bad-certificate', 'intermediate certificate is not an X.509 certificate');
+    }
+    // The x5c root (third entry) is ignored on purpose: only the pinned roots are anchors.
+    const rootIdx = this.roots.findIndex((r, k) => cert.checkIssued(r) && cert.verify(this.rootKeys[k]!));
+    if (rootIdx < 0) throw new RejectError('untrusted-chain', 'intermediate is not issued by the pinned root');
+    if (!cert.ca) throw new RejectError('untrusted-chain', 'intermediate is not a CA');
+    const fields = this.fields(der, 'intermediate');
+    if (!extValue(fields, OID_BASIC_CONSTRAINTS)) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
+    const ku = extValue(fields, OID_KEY_USAGE);
+    if (ku && !((keyUsageBits(ku) ?? 0) & KU_KEY_CERT_SIGN)) {
+      throw new RejectError('untrusted-chain', 'intermediate key usage lacks keyCertSign');
+    }
+    const entry: IntermediateEntry = { cert, key: cert.publicKey, fields, root: this.roots[rootIdx]!, crlUris: crlUrisOf(fields) };
+    this.intCache?.set(intB64, entry, now);
+    return entry;
+  }
+
+  private validateChain(leafB64: string, intB64: string, now: number): ValidatedChain {
+    const int = this.intermediateFor(intB64, now);
+    const leafDer = this.decodeCert(leafB64, 'leaf certificate');
+    const lf = this.fields(leafDer, 'leaf');
+
+    // Fast path: ECDSA-signed leaf whose issuer Name is byte-identical to the intermediate's subject — verify the
+    // TBS signature directly. Anything else goes through OpenSSL's full certificate parser.
+    const hash = ECDSA_SIG_HASH.get(lf.sigAlgOid.toString('hex'));
+    let issued: boolean;
+    if (hash !== undefined && lf.issuer.equals(int.fields.subject)) {
+      try {
+        issued = crypto.verify(hash, lf.tbs, { key: int.key, dsaEncoding: 'der' }, lf.signature);
+      } catch {
+        issued = false;
+      }
+    } else {
+      let leaf: crypto.X509Certificate;
+      try {
+        leaf = new crypto.X509Certificate(leafDer);
+      } catch {
+        throw new RejectError('bad-certificate', 'leaf certificate is not an X.509 certificate');
+      }
+      issued = leaf.checkIssued(int.cert) && leaf.verify(int.key);
+    }
+    if (!issued) throw new RejectError('untrusted-chain', 'leaf is not issued by the intermediate');
+
+    const leafKu = extValue(lf, OID_KEY_USAGE);
+    if (leafKu && !((keyUsageBits(leafKu) ?? 0) & KU_DIGITAL_SIGNATURE)) {
+      throw new RejectError('bad-certificate', 'leaf key usage lacks digitalSignature');
+    }
+    if (!lf.extensions.some((e) => !e.critical && e.oid.toString('hex') === this.oidHex)) {
+      throw new RejectError('missing-oid', 'leaf lacks the IAP extension OID as a non-critical extension');
+    }
+    // ES256 needs an EC P-256 leaf key: SubjectPublicKeyInfo = fixed prefix || 04 || X || Y.
+    if (lf.spki.length !== 91 || !lf.spki.subarray(0, 27).equals(P256_SPKI_PREFIX)) {
+      throw new RejectError('bad-certificate', 'leaf key is not an uncompressed EC P-256 key');
+    }
+    let leafKey: crypto.KeyObject;
+    try {
+      leafKey = crypto.createPublicKey({
+        key: { kty: 'EC', crv: 'P-256', x: lf.spki.subarray(27, 59).toString('base64url'), y: lf.spki.subarray(59, 91).toString('base64url') },
+        format: 'jwk',
+      });
+    } catch {
+      throw new RejectError('bad-certificate', 'leaf public key is not a valid P-256 point');
+    }
+    return {
+      leafDer,
+      leafSerialHex: lf.serialHex,
+      intermediate: int.cert,
+      intermediateSerialHex: int.fields.serialHex,
+      root: int.root,
+      leafKey,
+      leafNotBefore: lf.notBefore,
+      leafNotAfter: lf.notAfter,
+      intNotBefore: int.fields.notBefore,
+      intNotAfter: int.fields.notAfter,
+      leafCrlUris: crlUrisOf(lf),
+      intCrlUris: int.crlUris,
+    };
+  }
+}
+
+interface IntermediateEntry {
+  cert: crypto.X509Certificate;
+  key: crypto.KeyObject;
+  fields: CertFields;
+  root: crypto.X509Certificate;
+  crlUris: string[];
+}
+
+function extValue(f: CertFields, oid: string): Buffer | undefined {
+  const hex = encodeOidCached(oid);
+  return f.extensions.find((e) => e.oid.toString('hex') === hex)?.value;
+}
+
+function crlUrisOf(f: CertFields): string[] {
+  const v = extValue(f, OID_CRL_DP);
+  try {
+    return v ? crlDistributionUris(v) : [];
+  } catch {
+    return [];
+  }
+}
+
+const oidHexCache = new Map<string, string>();
+function encodeOidCached(oid: string): string {
+  let v = oidHexCache.get(oid);
+  if (v === undefined) {
+    v = encodeOid(oid).toString('hex');
+    oidHexCache.set(oid, v);
+  }
+  return v;
+}

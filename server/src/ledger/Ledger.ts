@@ -1,0 +1,323 @@
+// Server-side delivery ledger (SQLite via better-sqlite3, WAL, synchronous=FULL).
+//
+// One row per purchaseOrderId (PRIMARY KEY): the first verified payload, the account it is bound to, its state
+// (granted | revoked) and the server-side confirm-delivery state. A grant happens once: the INSERT of the row and the
+// app's grant hook commit in the same transaction, and every later presentation of the same order is a replay that
+// returns the first stored payload. better-sqlite3 is synchronous, so concurrent requests in this process are
+// serialised; across processes, BEGIN IMMEDIATE + the PRIMARY KEY keep the grant unique.
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TransientError } from '../jws/Errors';
+
+export interface OrderPayload {
+  purchaseOrderId: string;
+  purchaseToken: string;
+  productId: string;
+  productType: string;
+  quantity?: number;
+  [k: string]: unknown;
+}
+
+export interface LedgerHooks {
+  /** Grant the entitlement. Runs INSIDE the ledger transaction (use `db` for server-side entitlements). */
+  grant?(order: OrderPayload, accountId: string | undefined, db: Database.Database): void;
+  /** Take back an entitlement granted earlier (refund / revoke). Runs inside the transaction. */
+  revoke?(order: { purchaseOrderId: string; productId: string; accountId: string | undefined }, db: Database.Database): void;
+}
+
+export type DeliverOutcome =
+  | { kind: 'granted'; replay: boolean; payload: OrderPayload; accountId: string | undefined; grantedAt: number }
+  | { kind: 'revoked'; revokedAt: number }
+  | { kind: 'account-conflict' };
+
+export interface OrderRow {
+  purchaseOrderId: string;
+  purchaseToken: string;
+  productId: string;
+  productType: string;
+  accountId: string | undefined;
+  state: 'granted' | 'revoked';
+  payload: OrderPayload | undefined;
+  grantedAt: number | undefined;
+  revokedAt: number | undefined;
+  confirmState: 'none' | 'pending' | 'confirmed' | 'failed';
+  confirmAttempts: number;
+}
+
+interface RawRow {
+  purchase_order_id: string;
+  purchase_token: string;
+  product_id: string;
+  product_type: string;
+  account_id: string | null;
+  state: 'granted' | 'revoked';
+  payload: string | null;
+  granted_at: number | null;
+  revoked_at: number | null;
+  confirm_state: 'none' | 'pending' | 'confirmed' | 'failed';
+  confirm_attempts: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+function toRow(r: RawRow): OrderRow {
+  return {
+    purchaseOrderId: r.purchase_order_id,
+    purchaseToken: r.purchase_token,
+    productId: r.product_id,
+    productType: r.product_type,
+    accountId: r.account_id ?? undefined,
+    state: r.state,
+    payload: r.payload ? (JSON.parse(r.payload) as OrderPayload) : undefined,
+    grantedAt: r.granted_at ?? undefined,
+    revokedAt: r.revoked_at ?? undefined,
+    confirmState: r.confirm_state,
+    confirmAttempts: r.confirm_attempts,
+  };
+}
+
+/** SQLITE_BUSY / SQLITE_LOCKED and I/O errors are transient (503); everything else is a bug. */
+function wrapDbError(e: unknown): never {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) {
+    throw new TransientError('storage-unavailable', `database: ${code}`, 1);
+  }
+  throw e;
+}
+
+export class Ledger {
+  readonly db: Database.Database;
+  private readonly hooks: LedgerHooks;
+  private readonly st: Record<string, Database.Statement>;
+
+  constructor(databasePath: string, hooks: LedgerHooks = {}) {
+    if (databasePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true });
+    this.db = new Database(databasePath);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.hooks = hooks;
+    this.migrate();
+    this.st = {
+      get: this.db.prepare('SELECT * FROM orders WHERE purchase_order_id = ?'),
+      getByToken: this.db.prepare('SELECT * FROM orders WHERE purchase_token = ? ORDER BY created_at'),
+      insertGranted: this.db.prepare(
+        `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
+           payload, granted_at, confirm_state, created_at, updated_at)
+         VALUES (@id, @token, @productId, @productType, @quantity, @accountId, 'granted', @payload, @now, @confirmState, @now, @now)`,
+      ),
+      insertRevoked: this.db.prepare(
+        `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
+           payload, revoked_at, revocation_reason, created_at, updated_at)
+         VALUES (@id, @token, @productId, @productType, @quantity, NULL, 'revoked', @payload, @now, @reason, @now, @now)`,
+      ),
+      bindAccount: this.db.prepare(
+        'UPDATE orders SET account_id = ?, updated_at = ? WHERE purchase_order_id = ? AND account_id IS NULL',
+      ),
+      markRevoked: this.db.prepare(
+        `UPDATE orders SET state = 'revoked', revoked_at = @now, revocation_reason = @reason, updated_at = @now
+         WHERE purchase_order_id = @id AND state <> 'revoked'`,
+      ),
+      setConfirm: this.db.prepare(
+        `UPDATE orders SET confirm_state = @state, confirm_attempts = confirm_attempts + @inc, confirm_error = @error,
+           confirmed_at = CASE WHEN @state = 'confirmed' THEN @now ELSE confirmed_at END, updated_at = @now
+         WHERE purchase_order_id = @id`,
+      ),
+      insertNotification: this.db.prepare(
+        `INSERT OR IGNORE INTO notifications (request_id, type, subtype, purchase_order_id, purchase_token, received_at)
+         VALUES (@requestId, @type, @subtype, @orderId, @token, @now)`,
+      ),
+      setNotificationOutcome: this.db.prepare('UPDATE notifications SET outcome = ? WHERE request_id = ?'),
+      countGranted: this.db.prepare("SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL"),
+    };
+  }
+
+  private migrate(): void {
+    const v = this.db.pragma('user_version', { simple: true }) as number;
+    if (v > SCHEMA_VERSION) throw new Error(`ledger schema v${v} is newer than this server (v${SCHEMA_VERSION})`);
+    if (v < 1) {
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS orders (
+          purchase_order_id TEXT PRIMARY KEY,
+          purchase_token    TEXT NOT NULL,
+          product_id        TEXT NOT NULL,
+          product_type      TEXT NOT NULL,
+          quantity          INTEGER NOT NULL DEFAULT 1,
+          account_id        TEXT,
+          state             TEXT NOT NULL CHECK (state IN ('granted', 'revoked')),
+          payload           TEXT,
+          granted_at        INTEGER,
+          revoked_at        INTEGER,
+          revocation_reason TEXT,
+          confirm_state     TEXT NOT NULL DEFAULT 'none' CHECK (confirm_state IN ('none', 'pending', 'confirmed', 'failed')),
+          confirm_attempts  INTEGER NOT NULL DEFAULT 0,
+          confirm_error     TEXT,
+          confirmed_at      INTEGER,
+          created_at        INTEGER NOT NULL,
+          updated_at        INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS orders_by_token ON orders (purchase_token);
+        CREATE TABLE IF NOT EXISTS notifications (
+          request_id        TEXT PRIMARY KEY,
+          type              TEXT NOT NULL,
+          subtype           TEXT,
+          purchase_order_id TEXT,
+          purchase_token    TEXT,
+          received_at       INTEGER NOT NULL,
+          outcome           TEXT
+        );
+        PRAGMA user_version = 1;
+      `);
+    }
+  }
+
+  get(purchaseOrderId: string): OrderRow | undefined {
+    const r = this.st['get']!.get(purchaseOrderId) as RawRow | undefined;
+    return r && toRow(r);
+  }
+
+  grantedCount(): number {
+    return (this.st['countGranted']!.get() as { n: number }).n;
+  }
+
+  /**
+   * Delivers a verified, non-revoked order: grants it once (first presentation), or replays the first result.
+   * `confirmPending`: mark the new row as awaiting server-side confirm delivery.
+   */
+  deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome {
+    const tx = this.db.transaction((): DeliverOutcome => {
+      const raw = this.st['get']!.get(order.purchaseOrderId) as RawRow | undefined;
+      if (!raw) {
+        this.st['insertGranted']!.run({
+          id: order.purchaseOrderId,
+          token: order.purchaseToken,
+          productId: order.productId,
+          productType: order.productType,
+          quantity: typeof order.quantity === 'number' ? order.quantity : 1,
+          accountId: accountId ?? null,
+          payload: JSON.stringify(order),
+          now,
+          confirmState: confirmPending ? 'pending' : 'none',
+        });
+        this.hooks.grant?.(order, accountId, this.db);
+        return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now };
+      }
+      const row = toRow(raw);
+      if (row.state === 'revoked') return { kind: 'revoked', revokedAt: row.revokedAt ?? now };
+      if (accountId !== undefined && row.accountId !== undefined && row.accountId !== accountId) {
+        return { kind: 'account-conflict' };
+      }
+      let bound = row.accountId;
+      if (accountId !== undefined && row.accountId === undefined) {
+        this.st['bindAccount']!.run(accountId, now, order.purchaseOrderId);
+        bound = accountId;
+      }
+      return {
+        kind: 'granted',
+        replay: true,
+        payload: row.payload ?? order,
+        accountId: bound,
+        grantedAt: row.grantedAt ?? now,
+      };
+    });
+    try {
+      return tx.immediate();
+    } catch (e) {
+      return wrapDbError(e);
+    }
+  }
+
+  /**
+   * Marks an order revoked (refund). Creates a revoked row when the order was never presented, so a later
+   * presentation is refused. Returns whether an earlier grant was taken back.
+   */
+  revoke(
+    ref: { purchaseOrderId: string; purchaseToken: string; productId?: string; productType?: string; payload?: OrderPayload },
+    reason: string,
+    now: number,
+  ): { revokedGrant: boolean; alreadyRevoked: boolean } {
+    const tx = this.db.transaction(() => {
+      const raw = this.st['get']!.get(ref.purchaseOrderId) as RawRow | undefined;
+      if (!raw) {
+        this.st['insertRevoked']!.run({
+          id: ref.purchaseOrderId,
+          token: ref.purchaseToken,
+          productId: ref.productId ?? '',
+          productType: ref.productType ?? '',
+          quantity: 1,
+          payload: ref.payload ? JSON.stringify(ref.payload) : null,
+          now,
+          reason,
+        });
+        return { revokedGrant: false, alreadyRevoked: false };
+      }
+      if (raw.state === 'revoked') return { revokedGrant: false, alreadyRevoked: true };
+      this.st['markRevoked']!.run({ id: ref.purchaseOrderId, now, reason });
+      const granted = raw.granted_at !== null;
+      if (granted) {
+        this.hooks.revoke?.(
+          { purchaseOrderId: raw.purchase_order_id, productId: raw.product_id, accountId: raw.account_id ?? undefined },
+          this.db,
+        );
+      }
+      return { revokedGrant: granted, alreadyRevoked: false };
+    });
+    try {
+      return tx.immediate();
+    } catch (e) {
+      return wrapDbError(e);
+    }
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (nested ledger calls become savepoints). */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      return wrapDbError(e);
+    }
+  }
+
+  /** Orders known under a purchaseToken (notifications without purchaseOrderId). */
+  ordersByToken(purchaseToken: string): OrderRow[] {
+    return (this.st['getByToken']!.all(purchaseToken) as RawRow[]).map(toRow);
+  }
+
+  setConfirmState(purchaseOrderId: string, state: OrderRow['confirmState'], error: string | undefined, now: number): void {
+    this.st['setConfirm']!.run({ id: purchaseOrderId, state, inc: state === 'pending' ? 0 : 1, error: error ?? null, now });
+  }
+
+  /** Records a notification once; returns false when this notificationRequestId was already seen. */
+  recordNotification(n: {
+    requestId: string;
+    type: string;
+    subtype: string | undefined;
+    orderId: string | undefined;
+    token: string | undefined;
+    now: number;
+  }): boolean {
+    try {
+      const r = this.st['insertNotification']!.run({
+        requestId: n.requestId,
+        type: n.type,
+        subtype: n.subtype ?? null,
+        orderId: n.orderId ?? null,
+        token: n.token ?? null,
+        now: n.now,
+      });
+      return r.changes === 1;
+    } catch (e) {
+      return wrapDbError(e);
+    }
+  }
+
+  setNotificationOutcome(requestId: string, outcome: string): void {
+    this.st['setNotificationOutcome']!.run(outcome, requestId);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,117 @@
+// Shared fixtures for the server tests (not a test file itself).
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { startServer, type RunningServer } from '../src/App';
+import type { ServerConfig } from '../src/Config';
+import { createTestPki, type TestPki } from '../../tools/testing/TestPki';
+
+export const APP_ID = '110000000';
+
+let pkiPromise: Promise<TestPki> | undefined;
+/** One genuine PKI shared by a test file (the "Huawei" chain whose root the server pins). */
+export function genuinePki(): Promise<TestPki> {
+  return (pkiPromise ??= createTestPki({ subjectPrefix: 'Genuine' }));
+}
+
+export function tmpDb(name = 'ledger'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-server-test-'));
+  return path.join(dir, `${name}.sqlite`);
+}
+
+let seq = 0;
+export function orderPayload(over: Record<string, unknown> = {}): Record<string, unknown> {
+  const n = `${Date.now()}${++seq}${crypto.randomBytes(3).toString('hex')}`;
+  return {
+    environment: 'SANDBOX',
+    purchaseOrderId: `order-${n}`,
+    purchaseToken: `tok-${crypto.randomBytes(24).toString('hex')}`,
+    applicationId: APP_ID,
+    productId: 'gems_100',
+    productType: '0',
+    purchaseTime: Date.now() - 1000,
+    finishStatus: '2',
+    needFinish: true,
+    price: 600,
+    currency: 'CNY',
+    countryCode: 'CN',
+    signedTime: Date.now(),
+    ...over,
+  };
+}
+
+export function purchaseData(jws: string, type = 0): string {
+  return JSON.stringify({ type, jwsPurchaseOrder: jws });
+}
+
+export class LogCapture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString('utf8');
+    cb();
+  }
+}
+
+export interface TestServer extends RunningServer {
+  grants: { purchaseOrderId: string; accountId: string | undefined }[];
+  revokes: string[];
+  logs: LogCapture;
+}
+
+export async function startTestServer(pki: TestPki, over: Partial<ServerConfig> = {}): Promise<TestServer> {
+  const grants: TestServer['grants'] = [];
+  const revokes: string[] = [];
+  const logs = new LogCapture();
+  const server = await startServer({
+    port: 0,
+    trustedRootPem: pki.rootPem,
+    appId: APP_ID,
+    environment: 'SANDBOX',
+    databasePath: tmpDb(),
+    logger: { level: 'info', stream: logs },
+    hooks: {
+      grant: (o, accountId) => grants.push({ purchaseOrderId: o.purchaseOrderId, accountId }),
+      revoke: (o) => revokes.push(o.purchaseOrderId),
+    },
+    ...over,
+  });
+  return Object.assign(server, { grants, revokes, logs });
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  text: string;
+}
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+export function verifyReq(server: RunningServer, pd: string, accountId?: string): Promise<HttpResult> {
+  return post(`${server.url}/v1/purchases/verify`, accountId === undefined ? { purchaseData: pd } : { purchaseData: pd, accountId });
+}
+
+/** Replaces one part (0 header, 1 payload, 2 signature) of a compact JWS. */
+export function withPart(jws: string, index: 0 | 1 | 2, value: string): string {
+  const parts = jws.split('.');
+  parts[index] = value;
+  return parts.join('.');
+}
+
+export const b64url = (o: unknown): string => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');

@@ -1,0 +1,104 @@
+// Configuration from the environment, and `npm start` (server/src/Main.ts) as a real child process.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, DEMO_CATALOG, loadConfigFromEnv, parseDatabaseUrl, parseProducts } from '../src/Config';
+import { loadTestPki, type TestPkiJson } from '../../tools/testing/TestPki';
+import { orderPayload, purchaseData } from './helpers';
+
+const MAIN = path.resolve(__dirname, '..', 'src', 'Main.ts');
+
+describe('configuration', () => {
+  it('IAP_PRODUCTS: unset → demo catalog; ids with optional types', () => {
+    assert.equal(parseProducts(undefined), DEMO_CATALOG);
+    assert.deepEqual([...DEMO_CATALOG.keys()], ['gems_100', 'gems_550', 'gems_1200', 'remove_ads', 'premium_themes', 'season_pass']);
+    assert.deepEqual([...DEMO_CATALOG.values()], [0, 0, 0, 1, 1, 3]);
+    const c = parseProducts(' a , b:1,c:3 ');
+    assert.deepEqual([...c.entries()], [['a', undefined], ['b', 1], ['c', 3]]);
+    assert.throws(() => parseProducts('a:9'), ConfigError);
+  });
+
+  it('DATABASE_URL forms', () => {
+    assert.equal(parseDatabaseUrl(undefined, 'd.sqlite'), 'd.sqlite');
+    assert.equal(parseDatabaseUrl('file:x.db', 'd'), 'x.db');
+    assert.equal(parseDatabaseUrl('sqlite:///tmp/y.db', 'd'), '/tmp/y.db');
+    assert.equal(parseDatabaseUrl(':memory:', 'd'), ':memory:');
+    assert.throws(() => parseDatabaseUrl('postgres://h/db', 'd'), ConfigError);
+  });
+
+  it('loadConfigFromEnv validates and reads the root PEM', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-cfg-'));
+    const pem = path.join(dir, 'root.pem');
+    fs.writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
+    const base = { IAP_TRUSTED_ROOT: pem, IAP_APP_ID: '42', IAP_ENVIRONMENT: 'NORMAL' };
+    const c = loadConfigFromEnv({ ...base, PORT: '9000', IAP_PRODUCTS: 'x,y' }, { databasePath: 'db.sqlite' });
+    assert.equal(c.port, 9000);
+    assert.equal(c.environment, 'NORMAL');
+    assert.equal(c.appId, '42');
+    assert.match(String(c.trustedRootPem), /BEGIN CERTIFICATE/);
+    assert.deepEqual([...(c.products ?? new Map()).keys()], ['x', 'y']);
+    assert.equal(c.revocation?.mode, 'off');
+    assert.throws(() => loadConfigFromEnv({ ...base, IAP_ENVIRONMENT: 'PROD' }, { databasePath: 'd' }), ConfigError);
+    assert.throws(() => loadConfigFromEnv({ ...base, IAP_APP_ID: '' }, { databasePath: 'd' }), ConfigError);
+    assert.throws(() => loadConfigFromEnv({ ...base, IAP_TRUSTED_ROOT: path.join(dir, 'missing.pem') }, { databasePath: 'd' }), ConfigError);
+    assert.throws(() => loadConfigFromEnv({ ...base, PORT: 'http' }, { databasePath: 'd' }), ConfigError);
+    assert.throws(() => loadConfigFromEnv({ ...base, IAP_CRL_MODE: 'maybe' }, { databasePath: 'd' }), ConfigError);
+  });
+});
+
+function startMain(env: Record<string, string>): { child: ChildProcess; url: Promise<string>; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => reject(new Error(`Main exited early (${code}): ${out}`)));
+    setTimeout(() => reject(new Error(`Main did not start: ${out}`)), 20_000).unref();
+  });
+  return { child, url, output: () => out };
+}
+
+function exitCode(child: ChildProcess): Promise<number | null> {
+  return new Promise((r) => child.on('exit', (code) => r(code)));
+}
+
+describe('npm start (Main.ts)', () => {
+  it('creates a dev trust root once, serves SANDBOX orders signed by it, and shuts down gracefully on SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-main-'));
+    const env = { SERVER_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'warn' };
+    const first = startMain(env);
+    const url = await first.url;
+    assert.match(first.output(), /created DEVELOPMENT trust root/);
+    assert.ok(fs.existsSync(path.join(dir, 'dev-root.pem')));
+    const pki = loadTestPki(JSON.parse(fs.readFileSync(path.join(dir, 'dev-pki.json'), 'utf8')) as TestPkiJson);
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    const res = await fetch(`${url}/v1/purchases/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ purchaseData: purchaseData(pki.signJws(orderPayload())) }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const exited = exitCode(first.child);
+    first.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.equal(fs.existsSync(path.join(dir, 'iap-server.sqlite-wal')), false, 'database closed cleanly');
+
+    const second = startMain(env);
+    await second.url;
+    assert.match(second.output(), /using DEVELOPMENT trust root/);
+    const exited2 = exitCode(second.child);
+    second.child.kill('SIGINT');
+    assert.equal(await exited2, 0);
+  });
+});
