@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { ROOT, listEtsFiles } from './EtsProject';
 import { runArkTsCheck } from './ArkTsChecker';
 import { checkResources } from './ResourceChecker';
+import { checkLayering } from './LayeringChecker';
 import { Diagnostic, formatDiagnostic } from './Diagnostic';
 
 function parseArgs(argv: string[]): { roots: string[] | undefined; extra: string[] } {
@@ -22,7 +23,7 @@ function parseArgs(argv: string[]): { roots: string[] | undefined; extra: string
 
 export function runCheck(roots?: string[], extraFiles: string[] = []): { files: number; diagnostics: Diagnostic[] } {
   const files = [...listEtsFiles(roots), ...extraFiles];
-  const diagnostics = [...runArkTsCheck(files), ...checkResources(files)];
+  const diagnostics = [...runArkTsCheck(files), ...checkResources(files), ...checkLayering(files)];
   return { files: files.length, diagnostics };
 }
 
@@ -36,7 +37,7 @@ function main(): void {
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   console.log(
-    `check: ${files} .ets files checked (type-check, ArkTS linter 1.1, resources): ` +
+    `check: ${files} .ets files checked (type-check, ArkTS linter 1.1, resources, layering): ` +
       `${errors} errors, ${warnings} warnings in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   process.exitCode = errors > 0 ? 1 : 0;

@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+/** The project root; CHECK_PROJECT_ROOT points the gate at a copy (its self-test uses one). */
+export const ROOT = process.env.CHECK_PROJECT_ROOT ? path.resolve(process.env.CHECK_PROJECT_ROOT) : path.resolve(__dirname, '..', '..');
 
 /** The HarmonyOS modules as build-profile.json5 lists them; the gate walks these folders, never a hand-kept file list. */
 export const MODULE_DIRS: readonly string[] = ['AppScope', 'entry', 'features/store', 'common/iap'];
