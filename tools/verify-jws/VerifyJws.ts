@@ -1,0 +1,163 @@
+// `npm run verify-jws -- --root <root.pem> [--app-id ID] [--environment SANDBOX|NORMAL] <file>`
+//
+// Runs the ON-DEVICE verification rules (common/iap OnDeviceJwsVerifier over the CryptoKitPort adapter, bundled
+// from the .ets sources with @kit.* mapped to tools/node-kits) on the content of <file>: a bare compact JWS, or a
+// purchaseData JSON (content starting with "{", whose jwsPurchaseOrder is verified).
+//   valid    → exit 0, the payload JSON on stdout
+//   rejected → exit 1, one line `rejected: <reason-code> <detail>` on stdout
+//   verifier unavailable (crypto provider failure) → exit 3, one line `unavailable: <message>`
+//   usage error → exit 2, a message on stderr
+// Without --app-id / --environment the applicationId / environment checks are skipped.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT } from '../check/EtsProject';
+import { bundleEts } from '../test/EtsBundler';
+
+/** What the bundled .ets module exports (common/iap Index.ets), typed as the CLI uses it. */
+interface VerificationResultLike {
+  readonly payload: object | undefined;
+  readonly reason: string;
+  readonly detail: string;
+  readonly isValid: boolean;
+}
+interface OnDeviceJwsVerifierConfigLike {
+  applicationId: string;
+  environment: string;
+}
+interface VerifierModule {
+  OnDeviceJwsVerifierConfig: new (pinnedRoot: Uint8Array | string) => OnDeviceJwsVerifierConfigLike;
+  OnDeviceJwsVerifier: new (config: OnDeviceJwsVerifierConfigLike, crypto: object) => {
+    verify(purchaseData: string, jwsPurchaseOrder: string): Promise<VerificationResultLike>;
+  };
+  CryptoKitPort: new () => object;
+  VerifierUnavailableError: new (message: string, retryAfterMs: number) => Error;
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliArgs {
+  root: string;
+  appId: string;
+  environment: string;
+  file: string;
+}
+
+export const USAGE = 'usage: npm run verify-jws -- --root <root.pem|root.cer> [--app-id ID] [--environment SANDBOX|NORMAL] <file>';
+
+/** Parses the command line; throws Error with a usage message when it is wrong. */
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const args: CliArgs = { root: '', appId: '', environment: '', file: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (arg === '--root') args.root = value();
+    else if (arg === '--app-id') args.appId = value();
+    else if (arg === '--environment') args.environment = value();
+    else if (arg === '--help' || arg === '-h') throw new Error(USAGE);
+    else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}\n${USAGE}`);
+    else if (args.file) throw new Error(`only one <file> is accepted\n${USAGE}`);
+    else args.file = arg;
+  }
+  if (!args.root) throw new Error(`--root is required\n${USAGE}`);
+  if (!args.file) throw new Error(`<file> is required\n${USAGE}`);
+  if (args.environment && args.environment !== 'SANDBOX' && args.environment !== 'NORMAL') {
+    throw new Error(`--environment must be SANDBOX or NORMAL\n${USAGE}`);
+  }
+  return args;
+}
+
+let loaded: Promise<VerifierModule> | undefined;
+
+/** Bundles common/iap (the same .ets the device runs) for Node once per process, and loads it. */
+export function loadVerifierModule(): Promise<VerifierModule> {
+  loaded ??= (async (): Promise<VerifierModule> => {
+    // Inside the project, so the bundle's external packages (node_modules) resolve.
+    const outRoot = path.join(ROOT, '.test-out');
+    fs.mkdirSync(outRoot, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(outRoot, 'verify-jws-'));
+    const outfile = path.join(dir, 'verifier.cjs');
+    try {
+      await bundleEts({
+        entry: 'verify-jws-entry.ts',
+        outfile,
+        stdin: {
+          resolveDir: ROOT,
+          contents:
+            "export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, VerifierUnavailableError } from './common/iap/Index.ets';\n",
+        },
+      });
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      return require(outfile) as VerifierModule;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+  return loaded;
+}
+
+/** The pinned root as the verifier config takes it: PEM text, or DER bytes. */
+function readRoot(file: string): Uint8Array | string {
+  const bytes = fs.readFileSync(file);
+  const text = bytes.toString('latin1');
+  return text.includes('-----BEGIN CERTIFICATE-----') ? text : new Uint8Array(bytes);
+}
+
+/** Runs the CLI in-process (the tests call this; `main` wires it to the real process). */
+export async function runCli(argv: readonly string[]): Promise<CliResult> {
+  let args: CliArgs;
+  let root: Uint8Array | string;
+  let content: string;
+  try {
+    args = parseArgs(argv);
+    root = readRoot(args.root);
+    content = fs.readFileSync(args.file, 'utf8').trim();
+  } catch (e) {
+    return { exitCode: 2, stdout: '', stderr: `${(e as Error).message}\n` };
+  }
+  const mod = await loadVerifierModule();
+  let verifier: InstanceType<VerifierModule['OnDeviceJwsVerifier']>;
+  try {
+    const config = new mod.OnDeviceJwsVerifierConfig(root);
+    config.applicationId = args.appId;
+    config.environment = args.environment;
+    verifier = new mod.OnDeviceJwsVerifier(config, new mod.CryptoKitPort());
+  } catch (e) {
+    return { exitCode: 2, stdout: '', stderr: `--root ${args.root}: ${(e as Error).message}\n` };
+  }
+  const isPurchaseData = content.startsWith('{');
+  try {
+    const result = await verifier.verify(isPurchaseData ? content : '', isPurchaseData ? '' : content);
+    if (result.isValid) {
+      return { exitCode: 0, stdout: `${JSON.stringify(result.payload, null, 2)}\n`, stderr: '' };
+    }
+    return { exitCode: 1, stdout: `rejected: ${result.reason} ${oneLine(result.detail)}\n`, stderr: '' };
+  } catch (e) {
+    if (e instanceof mod.VerifierUnavailableError) {
+      return { exitCode: 3, stdout: `unavailable: ${oneLine((e as Error).message)}\n`, stderr: '' };
+    }
+    throw e;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+async function main(): Promise<void> {
+  const result = await runCli(process.argv.slice(2));
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  process.exitCode = result.exitCode;
+}
+
+if (require.main === module) {
+  void main();
+}
