@@ -9,6 +9,8 @@ export const DECLARATIONS = path.join(ROOT, 'node_modules', '@arkts', 'declarati
 /** Project-owned stand-ins for HarmonyOS-only kits (written as .d.ts so they are not themselves linted). */
 export const PROJECT_STAND_INS: Readonly<Record<string, string>> = {
   '@kit.IAPKit': path.join(ROOT, 'types', 'kits', '@kit.IAPKit.d.ts'),
+  // hvigor generates `BuildProfile` per build (entry/src/main/ets/config/StoreModeGate.ets reads it).
+  BuildProfile: path.join(ROOT, 'types', 'build', 'BuildProfile.d.ts'),
 };
 
 interface ComponentInfo {
