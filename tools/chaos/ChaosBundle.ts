@@ -6,43 +6,27 @@ import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from '../check/EtsProject';
-import { NODE_KITS_DIR, bundleEts, etsPlugin } from '../test/EtsBundler';
+import { bundleEts } from '../test/EtsBundler';
 
 export type ChaosModule = typeof import('./ChaosRunner');
 
 const ENTRY = path.join(ROOT, 'tools', 'chaos', 'ChaosRunner.ts');
 
-/** The same build as bundleEts, with `@zerolost/iap` resolved to `iapIndex`. */
-async function bundleWithModule(outfile: string, iapIndex: string): Promise<void> {
-  const redirect: esbuild.Plugin = {
+/** Resolves `@zerolost/iap` to another copy of the module (a deliberately broken engine). */
+function redirectIap(iapIndex: string): esbuild.Plugin {
+  return {
     name: 'zerolost-iap-override',
     setup(build) {
       build.onResolve({ filter: /^@zerolost\/iap$/ }, () => ({ path: iapIndex }));
     },
   };
-  await esbuild.build({
-    entryPoints: [ENTRY],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    sourcemap: 'inline',
-    logLevel: 'silent',
-    resolveExtensions: ['.ets', '.ts', '.js', '.mjs', '.json'],
-    external: ['better-sqlite3', 'fast-check', '@peculiar/x509', 'reflect-metadata'],
-    inject: [path.join(NODE_KITS_DIR, 'ArkTsGlobals.ts')],
-    plugins: [redirect, etsPlugin()],
-    tsconfigRaw: { compilerOptions: { experimentalDecorators: true, useDefineForClassFields: false, target: 'es2020' } },
-  });
 }
 
 export async function loadChaos(iapIndex?: string): Promise<ChaosModule> {
   const dir = path.join(ROOT, '.test-out', 'chaos');
   fs.mkdirSync(dir, { recursive: true });
   const outfile = path.join(dir, `chaos-${process.pid}-${Date.now()}.cjs`);
-  if (iapIndex) await bundleWithModule(outfile, iapIndex);
-  else await bundleEts({ entry: ENTRY, outfile });
+  await bundleEts({ entry: ENTRY, outfile, plugins: iapIndex ? [redirectIap(iapIndex)] : [] });
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(outfile) as ChaosModule;

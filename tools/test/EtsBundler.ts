@@ -71,6 +71,8 @@ export interface BundleOptions {
   aliases?: Record<string, string>;
   /** Entry content instead of a file (resolved relative to resolveDir). */
   stdin?: { contents: string; resolveDir: string };
+  /** Plugins that run before the .ets plugin, e.g. to swap a module for a patched copy. */
+  plugins?: esbuild.Plugin[];
 }
 
 export async function bundleEts(opts: BundleOptions): Promise<void> {
@@ -86,7 +88,7 @@ export async function bundleEts(opts: BundleOptions): Promise<void> {
     resolveExtensions: ['.ets', '.ts', '.js', '.mjs', '.json'],
     external: ['better-sqlite3', 'fast-check', '@peculiar/x509', 'reflect-metadata'],
     inject: [path.join(NODE_KITS_DIR, 'ArkTsGlobals.ts')],
-    plugins: [etsPlugin(opts.aliases)],
+    plugins: [...(opts.plugins ?? []), etsPlugin(opts.aliases)],
     tsconfigRaw: {
       compilerOptions: { experimentalDecorators: true, useDefineForClassFields: false, target: 'es2020' },
     },
