@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { runCheck } from '../check/Check';
 import { formatDiagnostic } from '../check/Diagnostic';
 import { MODULE_DIRS, ROOT, walk } from '../check/EtsProject';
+import { emitIapDeclarations } from '../check/EmitIapDeclarations';
 import { bundleEts } from './EtsBundler';
 import { SUMMARY_PREFIX } from './HypiumHost';
 
@@ -57,6 +58,8 @@ async function runGate(t: Tally): Promise<void> {
 
 /** Node-side TypeScript is strict: tools/ (tsconfig.json) and the server (server/tsconfig.json). */
 async function runTypeScript(t: Tally): Promise<void> {
+  // Node code types the engine through declarations emitted from its .ets sources, never through a hand copy.
+  emitIapDeclarations();
   for (const project of ['tsconfig.json', path.join('server', 'tsconfig.json')]) {
     if (!fs.existsSync(path.join(ROOT, project))) continue;
     console.log(`== tsc --strict -p ${project}`);
