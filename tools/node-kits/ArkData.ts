@@ -314,6 +314,25 @@ class RdbStore {
     openStores.add(this);
   }
 
+  /** Prepared statements by SQL text, as the device's RDB keeps its own statement cache per connection. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private static readonly STATEMENT_CACHE_SIZE = 64;
+
+  private statement(sql: string): Database.Statement {
+    const db = this.conn();
+    let stmt = this.statements.get(sql);
+    if (stmt) {
+      this.statements.delete(sql);
+    } else {
+      stmt = db.prepare(sql);
+      if (this.statements.size >= RdbStore.STATEMENT_CACHE_SIZE) {
+        this.statements.delete(this.statements.keys().next().value as string);
+      }
+    }
+    this.statements.set(sql, stmt);
+    return stmt;
+  }
+
   private conn(): Database.Database {
     if (this.dead) throw new BusinessError(E_INNER, 'Inner error. The process that owned this store has died.');
     if (!this.db) throw new BusinessError(E_ALREADY_CLOSED, 'Already closed.');
@@ -339,7 +358,7 @@ class RdbStore {
       if (bindArgs.length === 0 && /;\s*\S/.test(sql.trim())) {
         db.exec(sql);
       } else {
-        db.prepare(sql).run(...bindArgs.map(toSqlValue));
+        this.statement(sql).run(...bindArgs.map(toSqlValue));
       }
     } catch (e) {
       throw rdbError(e);
@@ -349,7 +368,7 @@ class RdbStore {
   async querySql(sql: string, bindArgs: ValueType[] = []): Promise<ResultSet> {
     await nextTurn();
     try {
-      const stmt = this.conn().prepare(sql);
+      const stmt = this.statement(sql);
       const columns = stmt.columns().map((c) => c.name);
       const rows = stmt.all(...bindArgs.map(toSqlValue)) as Array<Record<string, unknown>>;
       return new ResultSet(rows, columns);
@@ -369,7 +388,7 @@ class RdbStore {
     try {
       const keys = Object.keys(values);
       const sql = `INSERT${CONFLICT_SQL[conflict] ?? ''} INTO ${RdbStore.tableName(table)} (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`;
-      const info = this.conn().prepare(sql).run(...keys.map((k) => toSqlValue(values[k])));
+      const info = this.statement(sql).run(...keys.map((k) => toSqlValue(values[k])));
       return info.changes === 0 ? -1 : Number(info.lastInsertRowid);
     } catch (e) {
       throw rdbError(e);
@@ -390,7 +409,7 @@ class RdbStore {
       const keys = Object.keys(values);
       const { where, args } = predicates.toSql();
       const sql = `UPDATE${CONFLICT_SQL[conflict] ?? ''} ${RdbStore.tableName(predicates.tableName)} SET ${keys.map((k) => `${k} = ?`).join(', ')}${where}`;
-      return this.conn().prepare(sql).run(...keys.map((k) => toSqlValue(values[k])), ...args.map(toSqlValue)).changes;
+      return this.statement(sql).run(...keys.map((k) => toSqlValue(values[k])), ...args.map(toSqlValue)).changes;
     } catch (e) {
       throw rdbError(e);
     }
@@ -400,7 +419,7 @@ class RdbStore {
     await nextTurn();
     try {
       const { where, args } = predicates.toSql();
-      return this.conn().prepare(`DELETE FROM ${RdbStore.tableName(predicates.tableName)}${where}`).run(...args.map(toSqlValue)).changes;
+      return this.statement(`DELETE FROM ${RdbStore.tableName(predicates.tableName)}${where}`).run(...args.map(toSqlValue)).changes;
     } catch (e) {
       throw rdbError(e);
     }
@@ -431,6 +450,7 @@ class RdbStore {
 
   async close(): Promise<void> {
     await nextTurn();
+    this.statements.clear();
     if (this.db) {
       this.db.close();
       this.db = null;
@@ -441,6 +461,7 @@ class RdbStore {
   /** @internal Process death: the OS drops the connection; SQLite discards what was not committed. */
   kill(): void {
     this.dead = true;
+    this.statements.clear();
     if (this.db) {
       this.db.close();
       this.db = null;
