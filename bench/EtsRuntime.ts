@@ -69,6 +69,17 @@ export interface SweepReportLike {
   readonly errorMessage: string;
 }
 
+export interface PurchasePageLike {
+  readonly purchaseDataList: string[];
+  readonly continuationToken: string | undefined;
+}
+
+/** The StoreGateway port as IapKitStoreGateway implements it over `@kit.IAPKit`. */
+export interface StoreGatewayLike {
+  queryPurchases(productType: number, queryType: number, continuationToken?: string): Promise<PurchasePageLike>;
+  finishPurchase(productType: number, purchaseToken: string, purchaseOrderId: string): Promise<void>;
+}
+
 export interface GranterLike {
   prepare(tx: object): Promise<void>;
   grant(order: object, tx: object): Promise<void>;
@@ -98,6 +109,21 @@ export interface DeliveryEngineLike {
   recover(trigger: string): Promise<SweepReportLike>;
 }
 
+export interface ResultSetLike {
+  readonly rowCount: number;
+  goToNextRow(): boolean;
+  close(): void;
+}
+
+/** The promise API of relationalStore.RdbStore (tools/node-kits/ArkData.ts: SQLite, WAL, synchronous FULL). */
+export interface RdbStoreLike {
+  beginTransaction(): void;
+  commit(): void;
+  querySql(sql: string, bindArgs?: Array<string | number | null>): Promise<ResultSetLike>;
+  executeSql(sql: string, bindArgs?: Array<string | number | null>): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** An application context as the Node kits read it (relationalStore keeps its files under databaseDir/rdb). */
 export interface NodeContext {
   databaseDir: string;
@@ -112,21 +138,25 @@ export interface EtsRuntime {
   DeliveryRecord: new () => DeliveryRecordLike;
   DeliveryState: { readonly PENDING: string; readonly GRANTED: string; readonly FINISHED: string };
   DeliveryEngine: new (ports: EnginePortsLike, config: EngineConfigLike) => DeliveryEngineLike;
-  IapKitStoreGateway: new (context: object) => object;
+  IapKitStoreGateway: new (context: object) => StoreGatewayLike;
   HilogLogger: new () => object;
   TimerClock: new () => object;
   IapProductType: { readonly CONSUMABLE: number };
+  IapQueryType: { readonly UNFINISHED: number };
   SweepTrigger: { readonly USER: string };
   IapSimulator: { create(options: SimulatorOptions): Promise<IapSimulator> };
   installSimulator(sim: IapSimulator): IapSimulator;
+  /** The Node relationalStore the RDB adapter runs on (the same module instance). */
+  relationalStore: { getRdbStore(context: NodeContext, config: { name: string; securityLevel: number }): Promise<RdbStoreLike> };
 }
 
 const ENTRY =
   'export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, RdbDeliveryLedger, DeliveryRecord, ' +
-  'DeliveryState, DeliveryEngine, IapKitStoreGateway, HilogLogger, TimerClock, IapProductType, SweepTrigger } ' +
+  'DeliveryState, DeliveryEngine, IapKitStoreGateway, HilogLogger, TimerClock, IapProductType, IapQueryType, SweepTrigger } ' +
   "from './common/iap/Index.ets';\n" +
   "export { IapSimulator } from './tools/iap-sim/IapSimulator';\n" +
-  "export { installSimulator } from './tools/iap-sim/CurrentSimulator';\n";
+  "export { installSimulator } from './tools/iap-sim/CurrentSimulator';\n" +
+  "export { relationalStore } from './tools/node-kits/ArkData';\n";
 
 let loaded: Promise<EtsRuntime> | undefined;
 
