@@ -6,108 +6,17 @@ import * as path from 'node:path';
 import { ROOT } from '../tools/check/EtsProject';
 import { bundleEts } from '../tools/test/EtsBundler';
 import type { IapSimulator, SimulatorOptions } from '../tools/iap-sim/IapSimulator';
+import type * as Iap from '@zerolost/iap';
 
-export interface VerificationResultLike {
-  readonly isValid: boolean;
-  readonly reason: string;
-  readonly detail: string;
-}
+// The engine's types come from the declarations emitted from its .ets sources (tools/check/EmitIapDeclarations.ts),
+// so the benchmarks cannot drift from the code they measure.
 
-export interface OnDeviceVerifierConfigLike {
-  applicationId: string;
-  environment: string;
-  cacheMaxEntries: number;
-  cacheTtlMs: number;
-}
-
-export interface OnDeviceVerifierLike {
-  verify(purchaseData: string, jwsPurchaseOrder: string): Promise<VerificationResultLike>;
-  readonly cachedChains: number;
-}
-
-export interface DeliveryRecordLike {
-  purchaseOrderId: string;
-  purchaseToken: string;
-  productId: string;
-  productType: number;
-  quantity: number;
-  state: string;
-  attempts: number;
-  lastErrorCode: number;
-  lastError: string;
-  nextAttemptAt: number;
-  createdAt: number;
-  updatedAt: number;
-  grantedAt: number;
-  finishedAt: number;
-  payload: string;
-}
-
-export interface LedgerTransactionLike {
-  find(purchaseOrderId: string): Promise<DeliveryRecordLike | undefined>;
-  save(record: DeliveryRecordLike): Promise<void>;
-}
-
-export interface DeliveryLedgerLike {
-  open(): Promise<void>;
-  close(): Promise<void>;
-  find(purchaseOrderId: string): Promise<DeliveryRecordLike | undefined>;
-  save(record: DeliveryRecordLike): Promise<void>;
-  transact<T>(work: (tx: LedgerTransactionLike) => Promise<T>): Promise<T>;
-}
-
-export interface SweepReportLike {
-  readonly complete: boolean;
-  readonly pages: number;
-  readonly seen: number;
-  readonly delivered: number;
-  readonly completed: number;
-  readonly pending: number;
-  readonly rejected: number;
-  readonly malformed: number;
-  readonly errorCategory: string;
-  readonly errorMessage: string;
-}
-
-export interface PurchasePageLike {
-  readonly purchaseDataList: string[];
-  readonly continuationToken: string | undefined;
-}
-
-/** The StoreGateway port as IapKitStoreGateway implements it over `@kit.IAPKit`. */
-export interface StoreGatewayLike {
-  queryPurchases(productType: number, queryType: number, continuationToken?: string): Promise<PurchasePageLike>;
-  finishPurchase(productType: number, purchaseToken: string, purchaseOrderId: string): Promise<void>;
-}
-
-export interface GranterLike {
-  prepare(tx: object): Promise<void>;
-  grant(order: object, tx: object): Promise<void>;
-  revoke(record: object, tx: object): Promise<void>;
-}
-
-export interface EnginePortsLike {
-  store: object;
-  ledger: DeliveryLedgerLike;
-  verifier: OnDeviceVerifierLike;
-  granter: GranterLike;
-  clock: object;
-  logger: object;
-}
-
-export interface EngineConfigLike {
-  applicationId: string;
-  environment: string;
-  products: Array<{ productId: string; productType: number }>;
-  sweepProductTypes?: number[];
-  restoreProductTypes?: number[];
-}
-
-export interface DeliveryEngineLike {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  recover(trigger: string): Promise<SweepReportLike>;
-}
+export type OnDeviceVerifierLike = Iap.OnDeviceJwsVerifier;
+export type DeliveryRecordLike = Iap.DeliveryRecord;
+export type DeliveryEngineLike = Iap.DeliveryEngine;
+export type GranterLike = Iap.Granter;
+export type SweepReportLike = Iap.SweepReport;
+type IapModule = typeof import('@zerolost/iap');
 
 export interface ResultSetLike {
   readonly rowCount: number;
@@ -130,25 +39,27 @@ export interface NodeContext {
 }
 
 /** What the bundle exports, typed as the benchmarks use it. */
-export interface EtsRuntime {
-  OnDeviceJwsVerifierConfig: new (pinnedRoot: Uint8Array | string) => OnDeviceVerifierConfigLike;
-  OnDeviceJwsVerifier: new (config: OnDeviceVerifierConfigLike, crypto: object) => OnDeviceVerifierLike;
-  CryptoKitPort: new () => object;
-  RdbDeliveryLedger: new (context: NodeContext, storeName: string) => DeliveryLedgerLike;
-  DeliveryRecord: new () => DeliveryRecordLike;
-  DeliveryState: { readonly PENDING: string; readonly GRANTED: string; readonly FINISHED: string };
-  DeliveryEngine: new (ports: EnginePortsLike, config: EngineConfigLike) => DeliveryEngineLike;
-  IapKitStoreGateway: new (context: object) => StoreGatewayLike;
-  HilogLogger: new () => object;
-  TimerClock: new () => object;
-  IapProductType: { readonly CONSUMABLE: number };
-  IapQueryType: { readonly UNFINISHED: number };
-  SweepTrigger: { readonly USER: string };
+export type EtsRuntime = Pick<
+  IapModule,
+  | 'OnDeviceJwsVerifierConfig'
+  | 'OnDeviceJwsVerifier'
+  | 'CryptoKitPort'
+  | 'RdbDeliveryLedger'
+  | 'DeliveryRecord'
+  | 'DeliveryState'
+  | 'DeliveryEngine'
+  | 'IapKitStoreGateway'
+  | 'HilogLogger'
+  | 'TimerClock'
+  | 'IapProductType'
+  | 'IapQueryType'
+  | 'SweepTrigger'
+> & {
   IapSimulator: { create(options: SimulatorOptions): Promise<IapSimulator> };
   installSimulator(sim: IapSimulator): IapSimulator;
   /** The Node relationalStore the RDB adapter runs on (the same module instance). */
   relationalStore: { getRdbStore(context: NodeContext, config: { name: string; securityLevel: number }): Promise<RdbStoreLike> };
-}
+};
 
 const ENTRY =
   'export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, RdbDeliveryLedger, DeliveryRecord, ' +
