@@ -39,6 +39,19 @@ function str(payload: Record<string, unknown>, name: string, required: boolean):
   return v;
 }
 
+// The optional PurchaseOrderPayload fields and their JSON types, as the device's PurchaseOrderPayloadReader reads them:
+// a payload the server accepts is always one the device can read from its answer (null counts as absent).
+const OPTIONAL_NUMBERS = ['purchaseTime', 'quantity', 'price', 'revocationTime'];
+const OPTIONAL_STRINGS = ['finishStatus', 'currency', 'countryCode', 'developerPayload', 'purchaseOrderRevocationReasonCode', 'offerTypeCode', 'offerId'];
+
+function wrongOptionalTypes(p: Record<string, unknown>): string[] {
+  const present = (name: string): boolean => p[name] !== undefined && p[name] !== null;
+  const wrong = OPTIONAL_NUMBERS.filter((n) => present(n) && !(typeof p[n] === 'number' && Number.isFinite(p[n])));
+  wrong.push(...OPTIONAL_STRINGS.filter((n) => present(n) && typeof p[n] !== 'string'));
+  if (present('needFinish') && typeof p['needFinish'] !== 'boolean') wrong.push('needFinish');
+  return wrong;
+}
+
 function isRevoked(p: Record<string, unknown>): boolean {
   const code = p['purchaseOrderRevocationReasonCode'];
   const time = p['revocationTime'];
@@ -64,11 +77,12 @@ export class PurchaseService {
     const purchaseOrderId = str(p, 'purchaseOrderId', true)!;
     const purchaseToken = str(p, 'purchaseToken', true)!;
     const productId = str(p, 'productId', true)!;
-    const rawType = p['productType'];
-    const productType = typeof rawType === 'number' ? String(rawType) : rawType;
+    const productType = p['productType'];
     if (typeof productType !== 'string' || !/^[0-3]$/.test(productType)) {
-      throw new RejectError('invalid-payload', 'productType must be "0".."3"');
+      throw new RejectError('invalid-payload', 'productType must be a string "0".."3"');
     }
+    const wrongType = wrongOptionalTypes(p);
+    if (wrongType.length > 0) throw new RejectError('invalid-payload', `wrong JSON type for ${wrongType.join(', ')}`);
     const q = p['quantity'];
     if (q !== undefined && q !== null && !(Number.isInteger(q) && (q as number) >= 1 && (q as number) <= 10)) {
       throw new RejectError('invalid-payload', 'quantity must be an integer 1..10');

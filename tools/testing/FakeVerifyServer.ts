@@ -20,6 +20,9 @@ interface ScriptedAnswer {
   headers: Record<string, string>;
   delayMs: number;
   hangUp: boolean;
+  /** > 0: the body is sent in this many chunks (chunked transfer encoding), `chunkIntervalMs` apart. */
+  chunks?: number;
+  chunkIntervalMs?: number;
 }
 
 interface RecordedRequest {
@@ -40,6 +43,10 @@ export interface FakeVerifyServer {
   replySlowly(delayMs: number, status: number, body: string): void;
   /** Queues a connection closed without any answer. */
   hangUp(): void;
+  /** Queues an answer carrying one extra response header (e.g. a redirect's `location`). */
+  replyWithHeader(status: number, body: string, name: string, value: string): void;
+  /** Queues an answer whose body trickles in `chunks` chunked-encoding pieces, `intervalMs` apart. */
+  replyTrickle(status: number, body: string, chunks: number, intervalMs: number): void;
   requestCount(): number;
   lastRequestMethod(): string;
   lastRequestPath(): string;
@@ -76,6 +83,14 @@ class FakeVerifyServerImpl implements FakeVerifyServer {
 
   hangUp(): void {
     this.answers.push({ status: 0, body: '', headers: {}, delayMs: 0, hangUp: true });
+  }
+
+  replyWithHeader(status: number, body: string, name: string, value: string): void {
+    this.answers.push({ status, body, headers: { [name.toLowerCase()]: value }, delayMs: 0, hangUp: false });
+  }
+
+  replyTrickle(status: number, body: string, chunks: number, intervalMs: number): void {
+    this.answers.push({ status, body, headers: {}, delayMs: 0, hangUp: false, chunks, chunkIntervalMs: intervalMs });
   }
 
   requestCount(): number {
@@ -125,7 +140,28 @@ class FakeVerifyServerImpl implements FakeVerifyServer {
       const send = (): void => {
         if (res.destroyed) return;
         res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-        res.end(answer.body);
+        const chunks = answer.chunks ?? 0;
+        if (chunks <= 0) {
+          res.end(answer.body);
+          return;
+        }
+        const size = Math.ceil(answer.body.length / chunks);
+        let offset = 0;
+        const next = (): void => {
+          if (res.destroyed) return;
+          res.write(answer.body.slice(offset, offset + size));
+          offset += size;
+          if (offset >= answer.body.length) {
+            res.end();
+            return;
+          }
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            next();
+          }, answer.chunkIntervalMs ?? 0);
+          this.timers.add(timer);
+        };
+        next();
       };
       if (answer.delayMs > 0) {
         const timer = setTimeout(() => {

@@ -127,6 +127,8 @@ describe('npm run verify-jws', () => {
       { name: 'expired leaf', content: expired.signJws(order(now)), expect: 'cert-expired', root: expired.rootPem },
       { name: 'missing OID', content: noOid.signJws(order(now)), expect: 'missing-oid', root: noOid.rootPem },
       { name: 'truncated JWS', content: `${h}.${p}`, expect: 'malformed' },
+      { name: 'x5c entry not a certificate', content: pki.signJws(order(now), { x5c: ['AAAA', ...pki.x5c().slice(1)] }), expect: 'bad-certificate' },
+      { name: 'payload lacking purchaseToken', content: pki.signJws({ ...order(now), purchaseToken: '' }), expect: 'invalid-payload' },
       { name: 'non-JSON purchaseData', content: `{"type":0,"jwsPurchaseOrder":"${valid.slice(0, 30)}`, expect: 'malformed-purchase-data' },
       { name: 'wrong app id', content: valid, expect: 'wrong-app', args: ['--app-id', 'another-app'] },
       { name: 'wrong environment', content: valid, expect: 'wrong-environment', args: ['--environment', 'NORMAL'] },
@@ -156,7 +158,7 @@ describe('npm run verify-jws', () => {
       {
         name: 'unknown critical extension on the leaf',
         jws: async () => signWith(await leafUnder([...leafBasics(), marker, new x509.Extension('1.2.3.4.5', true, NULL_VALUE)]), pki.intermediateDer),
-        expect: 'untrusted-chain',
+        expect: 'bad-certificate',
       },
       {
         name: 'marker extension marked critical',
@@ -166,12 +168,12 @@ describe('npm run verify-jws', () => {
       {
         name: 'leaf keyUsage without digitalSignature',
         jws: async () => signWith(await leafUnder([...leafBasics(), marker, new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyEncipherment, true)]), pki.intermediateDer),
-        expect: 'untrusted-chain',
+        expect: 'bad-certificate',
       },
       {
         name: 'P-384 leaf key (ES256 needs P-256)',
         jws: async () => signWith(await leafUnder([...leafBasics(), marker], 'P-384'), pki.intermediateDer),
-        expect: 'untrusted-chain',
+        expect: 'bad-certificate',
       },
       {
         name: 'intermediate CA whose keyUsage lacks keyCertSign',

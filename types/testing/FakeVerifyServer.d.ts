@@ -12,6 +12,10 @@ export interface FakeVerifyServer {
   replySlowly(delayMs: number, status: number, body: string): void;
   /** Queues a connection closed without any answer. */
   hangUp(): void;
+  /** Queues an answer carrying one extra response header (e.g. a redirect's `location`). */
+  replyWithHeader(status: number, body: string, name: string, value: string): void;
+  /** Queues an answer whose body trickles in `chunks` chunked-encoding pieces, `intervalMs` apart. */
+  replyTrickle(status: number, body: string, chunks: number, intervalMs: number): void;
   requestCount(): number;
   lastRequestMethod(): string;
   lastRequestPath(): string;

@@ -100,8 +100,14 @@ export function parseCertFields(der: Uint8Array): CertFields {
     throw new DerError('bad signature BIT STRING');
   }
   const f = children(der, tbs);
-  let i = 0;
-  if (f[i]?.tag === 0xa0) i++; // [0] version
+  // [0] EXPLICIT version: v3 (2) only, as on the device (v1/v2 certificates carry no extensions to check).
+  const version = f[0];
+  const versionInt = version?.tag === 0xa0 ? children(der, version) : [];
+  if (versionInt.length !== 1 || versionInt[0]!.tag !== 0x02 || versionInt[0]!.end - versionInt[0]!.start !== 1 ||
+    der[versionInt[0]!.start] !== 2) {
+    throw new DerError('not an X.509 v3 certificate');
+  }
+  let i = 1;
   const serial = f[i++];
   if (!serial || serial.tag !== 0x02) throw new DerError('bad serialNumber');
   i++; // signature
@@ -187,6 +193,14 @@ export function keyUsageBits(value: Buffer): number | undefined {
     for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << (n * 8 + b);
   }
   return bits;
+}
+
+/** basicConstraints cA of an extension value (SEQUENCE { BOOLEAN DEFAULT FALSE, INTEGER OPTIONAL }). */
+export function basicConstraintsCa(value: Buffer): boolean {
+  const seq = readTlv(value, 0, value.length);
+  if (seq.tag !== 0x30 || seq.end !== value.length) throw new DerError('bad basicConstraints');
+  const first = children(value, seq)[0];
+  return first !== undefined && first.tag === 0x01 && first.end - first.start === 1 && value[first.start] !== 0;
 }
 
 /** URIs of a CRLDistributionPoints extension value (fullName uniformResourceIdentifier entries only). */

@@ -2,15 +2,19 @@
 //
 // Rules (facts §4): alg must be ES256; x5c must hold exactly 3 certificates (leaf, intermediate, root); the leaf and
 // the intermediate are validated up to a PINNED root from configuration (the root inside x5c is never trusted, not
-// even looked at); the intermediate must be a CA; the leaf must carry the non-critical extension
-// 1.3.6.1.4.1.2011.2.415.1.1; the ES256 signature is raw r||s (64 bytes); leaf and intermediate must be valid at the
-// payload's signedTime.
+// even looked at); the intermediate must be a CA and not self-issued (a leaf issued directly by the root is refused);
+// the leaf must not be a CA and must carry the non-critical extension 1.3.6.1.4.1.2011.2.415.1.1; the ES256 signature
+// is raw r||s (64 bytes); leaf and intermediate must be valid at the payload's signedTime (UTC ms, a number).
+//
+// The on-device verifier (common/iap core/verify) applies the same rules with the same reason codes: every part is
+// canonical base64url (one text per byte string), x5c entries canonical padded Base64, certificates DER X.509 v3,
+// `crit` refused before `alg` is judged, duplicate JSON keys read as JSON.parse reads them (the last one wins).
 //
 // Warm path: a bounded LRU cache of already-validated chains keyed on the exact x5c[0] + x5c[1] strings (the cert
 // bytes), with expiry. A hit skips certificate parsing and chain signatures, but validity at signedTime is still
 // checked and the JWS signature is always verified with the cached leaf KeyObject.
 import * as crypto from 'node:crypto';
-import { crlDistributionUris, DerError, encodeOid, keyUsageBits, parseCertFields, type CertFields } from './Der';
+import { basicConstraintsCa, crlDistributionUris, DerError, encodeOid, keyUsageBits, parseCertFields, type CertFields } from './Der';
 import { RejectError } from './Errors';
 import { LruCache } from './LruCache';
 
@@ -92,6 +96,16 @@ function splitPem(pem: string): Buffer[] {
   return out;
 }
 
+/** Unpadded base64url whose decoding re-encodes to the same text (no stray trailing bits), as the device requires. */
+function isCanonicalBase64Url(text: string): boolean {
+  return B64URL.test(text) && text.length % 4 !== 1 && Buffer.from(text, 'base64url').toString('base64url') === text;
+}
+
+/** Standard Base64 with its mandatory padding, canonical (the form x5c uses), as the device requires. */
+function isCanonicalBase64(text: string): boolean {
+  return B64.test(text) && text.length % 4 === 0 && Buffer.from(text, 'base64').toString('base64') === text;
+}
+
 function decodeJsonObject(part: string, what: string): Record<string, unknown> {
   let v: unknown;
   try {
@@ -105,9 +119,9 @@ function decodeJsonObject(part: string, what: string): Record<string, unknown> {
 
 function signedTimeOf(payload: Record<string, unknown>): number {
   const st = payload['signedTime'];
+  // UTC milliseconds as a JSON number: a string would reach the device in the answer, which refuses it.
   if (typeof st === 'number' && Number.isFinite(st) && st > 0) return st;
-  if (typeof st === 'string' && /^\d{1,16}$/.test(st)) return Number(st);
-  throw new RejectError('invalid-payload', 'signedTime missing or not a number');
+  throw new RejectError('invalid-payload', 'signedTime missing or not a positive number');
 }
 
 export class JwsVerifier {
@@ -149,25 +163,26 @@ export class JwsVerifier {
     const h = jws.slice(0, d1);
     const p = jws.slice(d1 + 1, d2);
     const s = jws.slice(d2 + 1);
-    if (!B64URL.test(h) || !B64URL.test(p) || h.length % 4 === 1 || p.length % 4 === 1) {
-      throw new RejectError('malformed', 'JWS header and payload must be non-empty unpadded base64url');
+    if (!isCanonicalBase64Url(h) || !isCanonicalBase64Url(p)) {
+      throw new RejectError('malformed', 'JWS header and payload must be non-empty canonical unpadded base64url');
     }
 
     const header = decodeJsonObject(h, 'header');
+    if (header['crit'] !== undefined) throw new RejectError('malformed', 'crit header parameter not supported');
     if (header['alg'] !== 'ES256') {
       throw new RejectError('unsupported-alg', `alg ${JSON.stringify(header['alg'] ?? null)} is not ES256`);
     }
-    if (header['crit'] !== undefined) throw new RejectError('malformed', 'crit header parameter not supported');
     const x5c = header['x5c'];
-    if (!Array.isArray(x5c)) throw new RejectError('bad-chain-length', 'x5c missing');
+    if (x5c === undefined) throw new RejectError('bad-chain-length', 'x5c missing');
+    if (!Array.isArray(x5c)) throw new RejectError('malformed', 'x5c is not an array');
     if (x5c.length !== 3) throw new RejectError('bad-chain-length', `x5c has ${x5c.length} certificates, expected 3`);
     const [leafB64, intB64] = x5c as unknown[];
-    if (typeof leafB64 !== 'string' || typeof intB64 !== 'string' || typeof x5c[2] !== 'string') {
-      throw new RejectError('bad-certificate', 'x5c entries must be strings');
+    if (typeof leafB64 !== 'string' || typeof intB64 !== 'string' || typeof x5c[2] !== 'string' || x5c[2] === '') {
+      throw new RejectError('bad-certificate', 'x5c entries must be Base64 certificate strings');
     }
 
     // The signature part may be empty only for alg "none", which was refused above.
-    if (!B64URL.test(s)) throw new RejectError('malformed', 'JWS signature must be unpadded base64url');
+    if (!isCanonicalBase64Url(s)) throw new RejectError('malformed', 'JWS signature must be canonical unpadded base64url');
 
     const payload = decodeJsonObject(p, 'payload');
     const signedTime = signedTimeOf(payload);
@@ -206,24 +221,31 @@ export class JwsVerifier {
   }
 
   private decodeCert(b64: string, what: string): Buffer {
-    if (!B64.test(b64)) throw new RejectError('bad-certificate', `${what} is not base64`);
+    if (!isCanonicalBase64(b64)) throw new RejectError('bad-certificate', `${what} is not canonical padded Base64`);
     return Buffer.from(b64, 'base64');
   }
 
   private fields(der: Buffer, what: string): CertFields {
-    let f: CertFields;
+    const f = this.parseFields(der, what);
+    this.checkCritical(f, what);
+    return f;
+  }
+
+  private parseFields(der: Buffer, what: string): CertFields {
     try {
-      f = parseCertFields(der);
+      return parseCertFields(der);
     } catch (e) {
       if (e instanceof DerError) throw new RejectError('bad-certificate', `${what}: ${e.message}`);
       throw e;
     }
+  }
+
+  private checkCritical(f: CertFields, what: string): void {
     for (const e of f.extensions) {
       if (e.critical && !KNOWN_CRITICAL.has(e.oid.toString('hex'))) {
         throw new RejectError('bad-certificate', `${what} has an unsupported critical extension`);
       }
     }
-    return f;
   }
 
   /** Intermediate → one of the pinned roots; cached separately (in real traffic all leaves share a few). */
@@ -240,13 +262,18 @@ export class JwsVerifier {
     // The x5c root (third entry) is ignored on purpose: only the pinned roots are anchors.
     const rootIdx = this.roots.findIndex((r, k) => cert.checkIssued(r) && cert.verify(this.rootKeys[k]!));
     if (rootIdx < 0) throw new RejectError('untrusted-chain', 'intermediate is not issued by the pinned root');
+    const fields = this.parseFields(der, 'intermediate');
+    // A self-issued "intermediate" is a root (the pinned one, signed by itself): the leaf would be issued by a root.
+    if (fields.issuer.equals(fields.subject)) {
+      throw new RejectError('untrusted-chain', 'the intermediate is a self-issued root certificate, not an intermediate CA');
+    }
     if (!cert.ca) throw new RejectError('untrusted-chain', 'intermediate is not a CA');
-    const fields = this.fields(der, 'intermediate');
     if (!extValue(fields, OID_BASIC_CONSTRAINTS)) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
     const ku = extValue(fields, OID_KEY_USAGE);
     if (ku && !((keyUsageBits(ku) ?? 0) & KU_KEY_CERT_SIGN)) {
       throw new RejectError('untrusted-chain', 'intermediate key usage lacks keyCertSign');
     }
+    this.checkCritical(fields, 'intermediate');
     const entry: IntermediateEntry = { cert, key: cert.publicKey, fields, root: this.roots[rootIdx]!, crlUris: crlUrisOf(fields) };
     this.intCache?.set(intB64, entry, now);
     return entry;
@@ -277,6 +304,14 @@ export class JwsVerifier {
       issued = leaf.checkIssued(int.cert) && leaf.verify(int.key);
     }
     if (!issued) throw new RejectError('untrusted-chain', 'leaf is not issued by the intermediate');
+    const leafBc = extValue(lf, OID_BASIC_CONSTRAINTS);
+    let leafIsCa = false;
+    try {
+      leafIsCa = leafBc !== undefined && basicConstraintsCa(leafBc);
+    } catch {
+      throw new RejectError('bad-certificate', 'leaf basicConstraints is malformed');
+    }
+    if (leafIsCa) throw new RejectError('bad-certificate', 'leaf is a CA certificate, not an end-entity signing leaf');
 
     const leafKu = extValue(lf, OID_KEY_USAGE);
     if (leafKu && !((keyUsageBits(leafKu) ?? 0) & KU_DIGITAL_SIGNATURE)) {

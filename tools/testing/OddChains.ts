@@ -1,0 +1,194 @@
+/**
+ * OddChains — JWS with the certificate chains and signatures TestPki's options do not produce (TEST ONLY), for the
+ * adversarial verifier suites on the device side (imported by .ets suites as '@nodetest/OddChains', declared in
+ * types/testing/OddChains.d.ts) and on the server side.
+ *
+ *   const pki = await createTestPki();
+ *   const jws = await leafIssuedByRoot(pki, payload);   // x5c [leaf signed by the ROOT, root, root]
+ *
+ * Every function signs with the keys of `pki` (a TestPki from tools/testing/TestPki.ts), so each forgery differs from
+ * a valid JWS in exactly one property.
+ */
+import 'reflect-metadata';
+import * as crypto from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { IAP_LEAF_OID, signCompactJws, type TestPki } from './TestPki';
+
+const DAY = 86_400_000;
+const DER_NULL = new Uint8Array([0x05, 0x00]);
+/** Order of the P-256 group. */
+const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+
+type X509Key = x509.X509CertificateCreateWithKeyParams['signingKey'];
+
+interface IssuedCert {
+  der: Buffer;
+  key: crypto.KeyObject;
+}
+
+async function webSigningKey(key: crypto.KeyObject): Promise<X509Key> {
+  const der = key.export({ type: 'pkcs8', format: 'der' });
+  const imported = await crypto.webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  return imported as unknown as X509Key;
+}
+
+/** A P-256 certificate for a fresh key, issued by (issuerDer, issuerKey), with exactly `extensions`. */
+async function issue(issuerDer: Buffer, issuerKey: crypto.KeyObject, subject: string, extensions: x509.Extension[]): Promise<IssuedCert> {
+  const pair = (await crypto.webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as
+    crypto.webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: `1${crypto.randomBytes(8).toString('hex')}`,
+    subject,
+    issuer: new x509.X509Certificate(issuerDer).subject,
+    notBefore: new Date(Date.now() - DAY),
+    notAfter: new Date(Date.now() + 365 * DAY),
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    publicKey: pair.publicKey as unknown as X509Key,
+    signingKey: await webSigningKey(issuerKey),
+    extensions,
+  });
+  return { der: Buffer.from(cert.rawData), key: crypto.KeyObject.from(pair.privateKey) };
+}
+
+function signingLeafExtensions(): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    new x509.Extension(IAP_LEAF_OID, false, DER_NULL),
+  ];
+}
+
+function jwsWith(key: crypto.KeyObject, x5c: Buffer[], payload: object): string {
+  return signCompactJws(key, { alg: 'ES256', typ: 'JWT', x5c: x5c.map((d) => d.toString('base64')) }, payload);
+}
+
+/**
+ * A signing leaf (OID, digitalSignature, P-256) issued directly by the ROOT, presented as x5c [leaf, root, root]:
+ * a 2-level chain dressed up as 3 certificates (the "intermediate" is the pinned root itself).
+ */
+export async function leafIssuedByRoot(pki: TestPki, payload: object): Promise<string> {
+  const leaf = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=Leaf Issued By Root, O=Test, C=CN', signingLeafExtensions());
+  return jwsWith(leaf.key, [leaf.der, pki.rootDer, pki.rootDer], payload);
+}
+
+/**
+ * A leaf that is itself a CA (basicConstraints cA TRUE, keyCertSign + digitalSignature, the IAP OID), issued by the
+ * pki's intermediate, whose pathLenConstraint is 0.
+ */
+export async function caLeaf(pki: TestPki, payload: object): Promise<string> {
+  const leaf = await issue(pki.intermediateDer, pki.intermediatePrivateKey, 'CN=CA Leaf, O=Test, C=CN', [
+    new x509.BasicConstraintsExtension(true, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign, true),
+    new x509.Extension(IAP_LEAF_OID, false, DER_NULL),
+  ]);
+  return jwsWith(leaf.key, [leaf.der, pki.intermediateDer, pki.rootDer], payload);
+}
+
+/** The pinned root presented as the leaf (and as the intermediate), the JWS signed with the root's key. */
+export function pinnedRootAsLeaf(pki: TestPki, payload: object): string {
+  return jwsWith(pki.rootPrivateKey, [pki.rootDer, pki.rootDer, pki.rootDer], payload);
+}
+
+/** A genuine chain whose x5c[2] is another root (never looked at: leaf and intermediate chain to the pinned root). */
+export function withForeignX5cRoot(pki: TestPki, foreign: TestPki, payload: object): string {
+  return jwsWith(pki.leafPrivateKey, [pki.leafDer, pki.intermediateDer, foreign.rootDer], payload);
+}
+
+// --- DER surgery ----------------------------------------------------------------------------------------------
+
+interface Tlv {
+  tag: number;
+  /** Offset of the tag byte. */
+  start: number;
+  /** Offset of the first content byte. */
+  contentStart: number;
+  /** Offset one past the last content byte. */
+  end: number;
+}
+
+function readTlv(der: Buffer, pos: number): Tlv {
+  const tag = der[pos]!;
+  let len = der[pos + 1]!;
+  let p = pos + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[p + i]!;
+    p += n;
+  }
+  return { tag, start: pos, contentStart: p, end: p + len };
+}
+
+function childrenOf(der: Buffer, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let p = parent.contentStart; p < parent.end;) {
+    const t = readTlv(der, p);
+    out.push(t);
+    p = t.end;
+  }
+  return out;
+}
+
+function tlv(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  let head: number[];
+  if (n < 0x80) head = [tag, n];
+  else if (n < 0x100) head = [tag, 0x81, n];
+  else head = [tag, 0x82, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from(head), content]);
+}
+
+/** Re-signs a certificate's (edited) tbsCertificate with `issuerKey` (ecdsa-with-SHA256). */
+function resign(tbs: Buffer, issuerKey: crypto.KeyObject): Buffer {
+  const algorithm = tlv(0x30, tlv(0x06, Buffer.from('2a8648ce3d040302', 'hex')));
+  const signature = crypto.sign('sha256', tbs, { key: issuerKey, dsaEncoding: 'der' });
+  return tlv(0x30, Buffer.concat([tbs, algorithm, tlv(0x03, Buffer.concat([Buffer.from([0]), signature]))]));
+}
+
+/**
+ * The pki's leaf re-issued as an X.509 v1 certificate (no version field, hence no extensions), properly signed by
+ * the intermediate; the JWS is signed with the leaf key.
+ */
+export function v1Leaf(pki: TestPki, payload: object): string {
+  const der = pki.leafDer;
+  const cert = readTlv(der, 0);
+  const tbs = childrenOf(der, cert)[0]!;
+  const kept = childrenOf(der, tbs).filter((t) => t.tag !== 0xa0 && t.tag !== 0xa3);
+  const v1Tbs = tlv(0x30, Buffer.concat(kept.map((t) => der.subarray(t.start, t.end))));
+  return jwsWith(pki.leafPrivateKey, [resign(v1Tbs, pki.intermediatePrivateKey), pki.intermediateDer, pki.rootDer], payload);
+}
+
+// --- signature surgery ------------------------------------------------------------------------------------------
+
+function scalarBytes(v: bigint): Buffer {
+  return Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+}
+
+/** The same JWS with s replaced by n − s: the other, equally valid, ECDSA signature ("high-S" when s was low). */
+export function withFlippedS(jws: string): string {
+  const dot = jws.lastIndexOf('.');
+  const sig = Buffer.from(jws.slice(dot + 1), 'base64url');
+  const s = BigInt(`0x${sig.subarray(32).toString('hex')}`);
+  return `${jws.slice(0, dot + 1)}${Buffer.concat([sig.subarray(0, 32), scalarBytes(P256_N - s)]).toString('base64url')}`;
+}
+
+/** Whether the JWS's s lies in the upper half of the group order. */
+export function hasHighS(jws: string): boolean {
+  const sig = Buffer.from(jws.slice(jws.lastIndexOf('.') + 1), 'base64url');
+  return BigInt(`0x${sig.subarray(32).toString('hex')}`) > P256_N / 2n;
+}
+
+/** The P-256 group order n as 64 hex digits (for signatures with r or s equal to n). */
+export const P256_ORDER_HEX: string = P256_N.toString(16);
+
+// --- raw signing ------------------------------------------------------------------------------------------------
+
+/**
+ * Signs the header and payload TEXTS exactly as given (no re-serialisation: duplicate keys, odd types and extra
+ * header parameters survive) with the pki's leaf key; ES256 raw r||s.
+ */
+export function signRaw(pki: TestPki, headerJson: string, payloadText: string): string {
+  const signingInput = `${Buffer.from(headerJson, 'utf8').toString('base64url')}.${Buffer.from(payloadText, 'utf8').toString('base64url')}`;
+  const sig = crypto.sign('sha256', Buffer.from(signingInput, 'ascii'), { key: pki.leafPrivateKey, dsaEncoding: 'ieee-p1363' });
+  return `${signingInput}.${sig.toString('base64url')}`;
+}
