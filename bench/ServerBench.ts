@@ -171,7 +171,7 @@ export async function runServerBench(ctx: BenchContext): Promise<ItemOutput> {
           errors: r.errors,
           newGrants: measured.deliveries.get('new') ?? 0,
           ledgerRows: granted,
-          ledger: `SQLite file, journal_mode ${journalMode}, synchronous FULL, one BEGIN IMMEDIATE transaction per grant`,
+          ledger: `SQLite file, journal_mode ${journalMode}, synchronous FULL, group commit: concurrent grants share one BEGIN IMMEDIATE … COMMIT, one SAVEPOINT each; every answer after its COMMIT`,
           loadGenerator: 'autocannon 9 (programmatic API) in the bench process; server in a child process',
           endpoint: `POST ${PATH} on 127.0.0.1`,
         },

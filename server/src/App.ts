@@ -126,7 +126,7 @@ export function buildApp(config: ServerConfig): AppParts {
     fetch: config.revocation?.fetch,
     now,
   });
-  const ledger = new Ledger(config.databasePath, config.hooks);
+  const ledger = new Ledger(config.databasePath, config.hooks, { maxBatch: config.ledgerMaxBatch });
   const service = new PurchaseService({
     verifier,
     revocation,

@@ -49,6 +49,8 @@ export interface ServerConfig {
   confirm?: ShipmentConfirmer;
   /** Server-side entitlement hooks, run inside the ledger transaction. */
   hooks?: LedgerHooks;
+  /** Most ledger writes group-committed in one transaction (default 256; 1 = one transaction per write). */
+  ledgerMaxBatch?: number;
   /** Allowed clock skew for signedTime in the future (default 5 min). */
   maxClockSkewMs?: number;
   /** Clock (tests). */

@@ -1,7 +1,7 @@
 // Verify → check → record: the logic behind POST /v1/purchases/verify and POST /v1/notifications.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Catalog, IapEnvironment } from './Config';
-import { ConfirmError, type ShipmentConfirmer } from './confirm/ConfirmClient';
+import { ConfirmError, type ConfirmOutcome, type ShipmentConfirmer } from './confirm/ConfirmClient';
 import { RejectError, TransientError } from './jws/Errors';
 import type { JwsVerifier, VerifiedJws } from './jws/JwsVerifier';
 import type { CrlRevocationChecker } from './jws/Revocation';
@@ -128,7 +128,7 @@ export class PurchaseService {
     const now = this.d.now();
 
     if (isRevoked(v.payload)) {
-      this.d.ledger.revoke(
+      await this.d.ledger.revoke(
         { ...order, payload: order },
         String(v.payload['purchaseOrderRevocationReasonCode'] ?? 'revoked'),
         now,
@@ -139,7 +139,7 @@ export class PurchaseService {
       throw new TransientError('purchase-incomplete', 'purchaseTime absent: the purchase is not complete yet', 30);
     }
 
-    const out = this.d.ledger.deliver(order, accountId, now, this.d.confirmer !== undefined);
+    const out = await this.d.ledger.deliver(order, accountId, now, this.d.confirmer !== undefined);
     if (out.kind === 'revoked') throw new RejectError('revoked', 'the order was revoked (refunded)');
     if (out.kind === 'account-conflict') return { kind: 'account-conflict' };
     this.d.log.info(
@@ -179,8 +179,9 @@ export class PurchaseService {
     }
     const now = this.d.now();
 
-    return this.d.ledger.transaction((): NotificationResult => {
-      const fresh = this.d.ledger.recordNotification({ requestId, type, subtype, orderId, token, now });
+    // One unit of the ledger's group commit: recording the notification and what it does commit together.
+    const result = await this.d.ledger.transaction((tx): NotificationResult => {
+      const fresh = tx.recordNotification({ requestId, type, subtype, orderId, token, now });
       if (!fresh) return { kind: 'duplicate' };
       let action = 'noted';
       if (type === 'REVOKE') {
@@ -188,11 +189,11 @@ export class PurchaseService {
         const productId = typeof meta['currentProductId'] === 'string' ? (meta['currentProductId'] as string) : undefined;
         const productType = typeof meta['type'] === 'number' ? String(meta['type']) : undefined;
         if (orderId !== undefined) {
-          const r = this.d.ledger.revoke({ purchaseOrderId: orderId, purchaseToken: token ?? '', productId, productType }, reason, now);
+          const r = tx.revoke({ purchaseOrderId: orderId, purchaseToken: token ?? '', productId, productType }, reason, now);
           action = r.alreadyRevoked ? 'already-revoked' : r.revokedGrant ? 'revoked-grant' : 'revoked-before-grant';
         } else if (token !== undefined) {
-          const rows = this.d.ledger.ordersByToken(token);
-          for (const row of rows) this.d.ledger.revoke(row, reason, now);
+          const rows = tx.ordersByToken(token);
+          for (const row of rows) tx.revoke(row, reason, now);
           action = rows.length > 0 ? 'revoked-by-token' : 'unknown-token';
         } else {
           action = 'revoke-without-reference';
@@ -200,10 +201,16 @@ export class PurchaseService {
       }
       // DID_NEW_TRANSACTION, EXPIRE, DID_CHANGE_RENEWAL_STATUS, RENEWAL_TIME_MODIFIED, TEST and unknown types are
       // triggers only: the device's recovery sweep (or a status query) delivers; nothing to change here.
-      this.d.ledger.setNotificationOutcome(requestId, action);
-      this.d.log.info({ notificationType: type, notificationSubtype: subtype ?? null, purchaseOrderId: orderId ?? null, action }, 'notification');
+      tx.setNotificationOutcome(requestId, action);
       return { kind: 'processed', action };
     });
+    if (result.kind === 'processed') {
+      this.d.log.info(
+        { notificationType: type, notificationSubtype: subtype ?? null, purchaseOrderId: orderId ?? null, action: result.action },
+        'notification',
+      );
+    }
+    return result;
   }
 
   private scheduleConfirm(order: OrderPayload): void {
@@ -214,20 +221,23 @@ export class PurchaseService {
       const delays = [0, 500, 2000];
       for (let attempt = 0; attempt < delays.length; attempt++) {
         if (delays[attempt]! > 0) await new Promise((r) => setTimeout(r, delays[attempt]));
+        let outcome: ConfirmOutcome;
         try {
-          const outcome = await confirmer.confirm(order);
-          this.d.ledger.setConfirmState(order.purchaseOrderId, 'confirmed', outcome, this.d.now());
-          this.d.log.info({ purchaseOrderId: order.purchaseOrderId, outcome }, 'delivery confirmed');
-          return;
+          outcome = await confirmer.confirm(order);
         } catch (e) {
           const retryable = e instanceof ConfirmError ? e.retryable : true;
           const msg = e instanceof Error ? e.message : String(e);
           this.d.log.warn({ purchaseOrderId: order.purchaseOrderId, attempt, retryable, err: msg }, 'confirm delivery failed');
           if (!retryable || attempt === delays.length - 1) {
-            this.d.ledger.setConfirmState(order.purchaseOrderId, 'failed', msg, this.d.now());
+            await this.d.ledger.setConfirmState(order.purchaseOrderId, 'failed', msg, this.d.now());
             return;
           }
+          continue;
         }
+        // Outside the try: a ledger failure here must not be taken for a failed confirm (and confirm again).
+        await this.d.ledger.setConfirmState(order.purchaseOrderId, 'confirmed', outcome, this.d.now());
+        this.d.log.info({ purchaseOrderId: order.purchaseOrderId, outcome }, 'delivery confirmed');
+        return;
       }
     };
     const p = run()

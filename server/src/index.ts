@@ -14,7 +14,17 @@ export {
 export { JwsVerifier, HUAWEI_IAP_LEAF_OID, type JwsVerifierOptions, type VerifiedJws, type ValidatedChain } from './jws/JwsVerifier';
 export { RejectError, TransientError, type RejectReason } from './jws/Errors';
 export { CrlRevocationChecker, type RevocationMode } from './jws/Revocation';
-export { Ledger, type LedgerHooks, type OrderPayload, type OrderRow } from './ledger/Ledger';
+export {
+  Ledger,
+  type LedgerHooks,
+  type LedgerOptions,
+  type LedgerTransaction,
+  type DeliverOutcome,
+  type RevokeOutcome,
+  type OrderPayload,
+  type OrderRow,
+} from './ledger/Ledger';
+export { GroupCommit, DEFAULT_MAX_BATCH, type GroupCommitStats } from './ledger/GroupCommit';
 export {
   HuaweiIapClient,
   createIapJwt,

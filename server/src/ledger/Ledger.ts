@@ -3,12 +3,17 @@
 // One row per purchaseOrderId (PRIMARY KEY): the first verified payload, the account it is bound to, its state
 // (granted | revoked) and the server-side confirm-delivery state. A grant happens once: the INSERT of the row and the
 // app's grant hook commit in the same transaction, and every later presentation of the same order is a replay that
-// returns the first stored payload. better-sqlite3 is synchronous, so concurrent requests in this process are
-// serialised; across processes, BEGIN IMMEDIATE + the PRIMARY KEY keep the grant unique.
+// returns the first stored payload.
+//
+// Writes are GROUP COMMITTED (GroupCommit.ts): the writes that arrive while a batch is pending share one
+// BEGIN IMMEDIATE … COMMIT (one fsync), each in its own SAVEPOINT, and every caller's promise settles only after that
+// COMMIT returned. better-sqlite3 is synchronous, so the units of a batch run one after the other on one connection;
+// across processes, BEGIN IMMEDIATE + the PRIMARY KEY keep the grant unique.
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TransientError } from '../jws/Errors';
+import { GroupCommit, type GroupCommitStats } from './GroupCommit';
 
 export interface OrderPayload {
   purchaseOrderId: string;
@@ -24,6 +29,11 @@ export interface LedgerHooks {
   grant?(order: OrderPayload, accountId: string | undefined, db: Database.Database): void;
   /** Take back an entitlement granted earlier (refund / revoke). Runs inside the transaction. */
   revoke?(order: { purchaseOrderId: string; productId: string; accountId: string | undefined }, db: Database.Database): void;
+}
+
+export interface LedgerOptions {
+  /** Most units of work committed in one transaction (default 256). 1 = one transaction per write. */
+  maxBatch?: number;
 }
 
 export type DeliverOutcome =
@@ -43,6 +53,43 @@ export interface OrderRow {
   revokedAt: number | undefined;
   confirmState: 'none' | 'pending' | 'confirmed' | 'failed';
   confirmAttempts: number;
+}
+
+export interface RevokeOutcome {
+  /** An earlier grant was taken back (the revoke hook ran). */
+  revokedGrant: boolean;
+  alreadyRevoked: boolean;
+}
+
+export interface RevokeRef {
+  purchaseOrderId: string;
+  purchaseToken: string;
+  productId?: string;
+  productType?: string;
+  payload?: OrderPayload;
+}
+
+export interface NotificationRecord {
+  requestId: string;
+  type: string;
+  subtype: string | undefined;
+  orderId: string | undefined;
+  token: string | undefined;
+  now: number;
+}
+
+/**
+ * The ledger's operations inside an open transaction: the argument of `Ledger.transaction(fn)`. Synchronous; `fn`
+ * runs in its own SAVEPOINT of a group-committed batch, so what it writes commits (or rolls back) as one.
+ */
+export interface LedgerTransaction {
+  get(purchaseOrderId: string): OrderRow | undefined;
+  ordersByToken(purchaseToken: string): OrderRow[];
+  deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome;
+  revoke(ref: RevokeRef, reason: string, now: number): RevokeOutcome;
+  /** Records a notification once; returns false when this notificationRequestId was already seen. */
+  recordNotification(n: NotificationRecord): boolean;
+  setNotificationOutcome(requestId: string, outcome: string): void;
 }
 
 interface RawRow {
@@ -79,59 +126,171 @@ function toRow(r: RawRow): OrderRow {
 
 /** SQLITE_BUSY / SQLITE_LOCKED and I/O errors are transient (503); everything else is a bug. */
 function wrapDbError(e: unknown): never {
-  const code = (e as { code?: unknown }).code;
+  const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) {
     throw new TransientError('storage-unavailable', `database: ${code}`, 1);
   }
   throw e;
 }
 
+interface Statements {
+  get: Database.Statement;
+  getByToken: Database.Statement;
+  insertGranted: Database.Statement;
+  insertRevoked: Database.Statement;
+  bindAccount: Database.Statement;
+  markRevoked: Database.Statement;
+  setConfirm: Database.Statement;
+  insertNotification: Database.Statement;
+  setNotificationOutcome: Database.Statement;
+  countGranted: Database.Statement;
+}
+
+function prepareStatements(db: Database.Database): Statements {
+  return {
+    get: db.prepare('SELECT * FROM orders WHERE purchase_order_id = ?'),
+    getByToken: db.prepare('SELECT * FROM orders WHERE purchase_token = ? ORDER BY created_at'),
+    insertGranted: db.prepare(
+      `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
+         payload, granted_at, confirm_state, created_at, updated_at)
+       VALUES (@id, @token, @productId, @productType, @quantity, @accountId, 'granted', @payload, @now, @confirmState, @now, @now)`,
+    ),
+    insertRevoked: db.prepare(
+      `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
+         payload, revoked_at, revocation_reason, created_at, updated_at)
+       VALUES (@id, @token, @productId, @productType, @quantity, NULL, 'revoked', @payload, @now, @reason, @now, @now)`,
+    ),
+    bindAccount: db.prepare('UPDATE orders SET account_id = ?, updated_at = ? WHERE purchase_order_id = ? AND account_id IS NULL'),
+    markRevoked: db.prepare(
+      `UPDATE orders SET state = 'revoked', revoked_at = @now, revocation_reason = @reason, updated_at = @now
+       WHERE purchase_order_id = @id AND state <> 'revoked'`,
+    ),
+    setConfirm: db.prepare(
+      `UPDATE orders SET confirm_state = @state, confirm_attempts = confirm_attempts + @inc, confirm_error = @error,
+         confirmed_at = CASE WHEN @state = 'confirmed' THEN @now ELSE confirmed_at END, updated_at = @now
+       WHERE purchase_order_id = @id`,
+    ),
+    insertNotification: db.prepare(
+      `INSERT OR IGNORE INTO notifications (request_id, type, subtype, purchase_order_id, purchase_token, received_at)
+       VALUES (@requestId, @type, @subtype, @orderId, @token, @now)`,
+    ),
+    setNotificationOutcome: db.prepare('UPDATE notifications SET outcome = ? WHERE request_id = ?'),
+    countGranted: db.prepare('SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL'),
+  };
+}
+
+/** The synchronous operations; every write method must be called inside a transaction (a GroupCommit unit). */
+class TransactionOps implements LedgerTransaction {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly st: Statements,
+    private readonly hooks: LedgerHooks,
+  ) {}
+
+  get(purchaseOrderId: string): OrderRow | undefined {
+    const r = this.st.get.get(purchaseOrderId) as RawRow | undefined;
+    return r && toRow(r);
+  }
+
+  ordersByToken(purchaseToken: string): OrderRow[] {
+    return (this.st.getByToken.all(purchaseToken) as RawRow[]).map(toRow);
+  }
+
+  deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome {
+    const raw = this.st.get.get(order.purchaseOrderId) as RawRow | undefined;
+    if (!raw) {
+      this.st.insertGranted.run({
+        id: order.purchaseOrderId,
+        token: order.purchaseToken,
+        productId: order.productId,
+        productType: order.productType,
+        quantity: typeof order.quantity === 'number' ? order.quantity : 1,
+        accountId: accountId ?? null,
+        payload: JSON.stringify(order),
+        now,
+        confirmState: confirmPending ? 'pending' : 'none',
+      });
+      this.hooks.grant?.(order, accountId, this.db);
+      return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now };
+    }
+    const row = toRow(raw);
+    if (row.state === 'revoked') return { kind: 'revoked', revokedAt: row.revokedAt ?? now };
+    if (accountId !== undefined && row.accountId !== undefined && row.accountId !== accountId) {
+      return { kind: 'account-conflict' };
+    }
+    let bound = row.accountId;
+    if (accountId !== undefined && row.accountId === undefined) {
+      this.st.bindAccount.run(accountId, now, order.purchaseOrderId);
+      bound = accountId;
+    }
+    return { kind: 'granted', replay: true, payload: row.payload ?? order, accountId: bound, grantedAt: row.grantedAt ?? now };
+  }
+
+  revoke(ref: RevokeRef, reason: string, now: number): RevokeOutcome {
+    const raw = this.st.get.get(ref.purchaseOrderId) as RawRow | undefined;
+    if (!raw) {
+      this.st.insertRevoked.run({
+        id: ref.purchaseOrderId,
+        token: ref.purchaseToken,
+        productId: ref.productId ?? '',
+        productType: ref.productType ?? '',
+        quantity: 1,
+        payload: ref.payload ? JSON.stringify(ref.payload) : null,
+        now,
+        reason,
+      });
+      return { revokedGrant: false, alreadyRevoked: false };
+    }
+    if (raw.state === 'revoked') return { revokedGrant: false, alreadyRevoked: true };
+    this.st.markRevoked.run({ id: ref.purchaseOrderId, now, reason });
+    const granted = raw.granted_at !== null;
+    if (granted) {
+      this.hooks.revoke?.(
+        { purchaseOrderId: raw.purchase_order_id, productId: raw.product_id, accountId: raw.account_id ?? undefined },
+        this.db,
+      );
+    }
+    return { revokedGrant: granted, alreadyRevoked: false };
+  }
+
+  recordNotification(n: NotificationRecord): boolean {
+    const r = this.st.insertNotification.run({
+      requestId: n.requestId,
+      type: n.type,
+      subtype: n.subtype ?? null,
+      orderId: n.orderId ?? null,
+      token: n.token ?? null,
+      now: n.now,
+    });
+    return r.changes === 1;
+  }
+
+  setNotificationOutcome(requestId: string, outcome: string): void {
+    this.st.setNotificationOutcome.run(outcome, requestId);
+  }
+
+  setConfirmState(purchaseOrderId: string, state: OrderRow['confirmState'], error: string | undefined, now: number): void {
+    this.st.setConfirm.run({ id: purchaseOrderId, state, inc: state === 'pending' ? 0 : 1, error: error ?? null, now });
+  }
+}
+
 export class Ledger {
   readonly db: Database.Database;
-  private readonly hooks: LedgerHooks;
-  private readonly st: Record<string, Database.Statement>;
+  private readonly st: Statements;
+  private readonly ops: TransactionOps;
+  private readonly commits: GroupCommit;
 
-  constructor(databasePath: string, hooks: LedgerHooks = {}) {
+  constructor(databasePath: string, hooks: LedgerHooks = {}, options: LedgerOptions = {}) {
     if (databasePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true });
     this.db = new Database(databasePath);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
-    this.hooks = hooks;
     this.migrate();
-    this.st = {
-      get: this.db.prepare('SELECT * FROM orders WHERE purchase_order_id = ?'),
-      getByToken: this.db.prepare('SELECT * FROM orders WHERE purchase_token = ? ORDER BY created_at'),
-      insertGranted: this.db.prepare(
-        `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
-           payload, granted_at, confirm_state, created_at, updated_at)
-         VALUES (@id, @token, @productId, @productType, @quantity, @accountId, 'granted', @payload, @now, @confirmState, @now, @now)`,
-      ),
-      insertRevoked: this.db.prepare(
-        `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
-           payload, revoked_at, revocation_reason, created_at, updated_at)
-         VALUES (@id, @token, @productId, @productType, @quantity, NULL, 'revoked', @payload, @now, @reason, @now, @now)`,
-      ),
-      bindAccount: this.db.prepare(
-        'UPDATE orders SET account_id = ?, updated_at = ? WHERE purchase_order_id = ? AND account_id IS NULL',
-      ),
-      markRevoked: this.db.prepare(
-        `UPDATE orders SET state = 'revoked', revoked_at = @now, revocation_reason = @reason, updated_at = @now
-         WHERE purchase_order_id = @id AND state <> 'revoked'`,
-      ),
-      setConfirm: this.db.prepare(
-        `UPDATE orders SET confirm_state = @state, confirm_attempts = confirm_attempts + @inc, confirm_error = @error,
-           confirmed_at = CASE WHEN @state = 'confirmed' THEN @now ELSE confirmed_at END, updated_at = @now
-         WHERE purchase_order_id = @id`,
-      ),
-      insertNotification: this.db.prepare(
-        `INSERT OR IGNORE INTO notifications (request_id, type, subtype, purchase_order_id, purchase_token, received_at)
-         VALUES (@requestId, @type, @subtype, @orderId, @token, @now)`,
-      ),
-      setNotificationOutcome: this.db.prepare('UPDATE notifications SET outcome = ? WHERE request_id = ?'),
-      countGranted: this.db.prepare("SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL"),
-    };
+    this.st = prepareStatements(this.db);
+    this.ops = new TransactionOps(this.db, this.st, hooks);
+    this.commits = new GroupCommit(this.db, { maxBatch: options.maxBatch });
   }
 
   private migrate(): void {
@@ -173,151 +332,62 @@ export class Ledger {
     }
   }
 
+  /** Reads the committed row (reads are not queued: between batches no transaction is open). */
   get(purchaseOrderId: string): OrderRow | undefined {
-    const r = this.st['get']!.get(purchaseOrderId) as RawRow | undefined;
-    return r && toRow(r);
+    return this.ops.get(purchaseOrderId);
   }
 
   grantedCount(): number {
-    return (this.st['countGranted']!.get() as { n: number }).n;
-  }
-
-  /**
-   * Delivers a verified, non-revoked order: grants it once (first presentation), or replays the first result.
-   * `confirmPending`: mark the new row as awaiting server-side confirm delivery.
-   */
-  deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome {
-    const tx = this.db.transaction((): DeliverOutcome => {
-      const raw = this.st['get']!.get(order.purchaseOrderId) as RawRow | undefined;
-      if (!raw) {
-        this.st['insertGranted']!.run({
-          id: order.purchaseOrderId,
-          token: order.purchaseToken,
-          productId: order.productId,
-          productType: order.productType,
-          quantity: typeof order.quantity === 'number' ? order.quantity : 1,
-          accountId: accountId ?? null,
-          payload: JSON.stringify(order),
-          now,
-          confirmState: confirmPending ? 'pending' : 'none',
-        });
-        this.hooks.grant?.(order, accountId, this.db);
-        return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now };
-      }
-      const row = toRow(raw);
-      if (row.state === 'revoked') return { kind: 'revoked', revokedAt: row.revokedAt ?? now };
-      if (accountId !== undefined && row.accountId !== undefined && row.accountId !== accountId) {
-        return { kind: 'account-conflict' };
-      }
-      let bound = row.accountId;
-      if (accountId !== undefined && row.accountId === undefined) {
-        this.st['bindAccount']!.run(accountId, now, order.purchaseOrderId);
-        bound = accountId;
-      }
-      return {
-        kind: 'granted',
-        replay: true,
-        payload: row.payload ?? order,
-        accountId: bound,
-        grantedAt: row.grantedAt ?? now,
-      };
-    });
-    try {
-      return tx.immediate();
-    } catch (e) {
-      return wrapDbError(e);
-    }
-  }
-
-  /**
-   * Marks an order revoked (refund). Creates a revoked row when the order was never presented, so a later
-   * presentation is refused. Returns whether an earlier grant was taken back.
-   */
-  revoke(
-    ref: { purchaseOrderId: string; purchaseToken: string; productId?: string; productType?: string; payload?: OrderPayload },
-    reason: string,
-    now: number,
-  ): { revokedGrant: boolean; alreadyRevoked: boolean } {
-    const tx = this.db.transaction(() => {
-      const raw = this.st['get']!.get(ref.purchaseOrderId) as RawRow | undefined;
-      if (!raw) {
-        this.st['insertRevoked']!.run({
-          id: ref.purchaseOrderId,
-          token: ref.purchaseToken,
-          productId: ref.productId ?? '',
-          productType: ref.productType ?? '',
-          quantity: 1,
-          payload: ref.payload ? JSON.stringify(ref.payload) : null,
-          now,
-          reason,
-        });
-        return { revokedGrant: false, alreadyRevoked: false };
-      }
-      if (raw.state === 'revoked') return { revokedGrant: false, alreadyRevoked: true };
-      this.st['markRevoked']!.run({ id: ref.purchaseOrderId, now, reason });
-      const granted = raw.granted_at !== null;
-      if (granted) {
-        this.hooks.revoke?.(
-          { purchaseOrderId: raw.purchase_order_id, productId: raw.product_id, accountId: raw.account_id ?? undefined },
-          this.db,
-        );
-      }
-      return { revokedGrant: granted, alreadyRevoked: false };
-    });
-    try {
-      return tx.immediate();
-    } catch (e) {
-      return wrapDbError(e);
-    }
-  }
-
-  /** Runs fn in one IMMEDIATE transaction (nested ledger calls become savepoints). */
-  transaction<T>(fn: () => T): T {
-    try {
-      return this.db.transaction(fn).immediate();
-    } catch (e) {
-      return wrapDbError(e);
-    }
+    return (this.st.countGranted.get() as { n: number }).n;
   }
 
   /** Orders known under a purchaseToken (notifications without purchaseOrderId). */
   ordersByToken(purchaseToken: string): OrderRow[] {
-    return (this.st['getByToken']!.all(purchaseToken) as RawRow[]).map(toRow);
+    return this.ops.ordersByToken(purchaseToken);
   }
 
-  setConfirmState(purchaseOrderId: string, state: OrderRow['confirmState'], error: string | undefined, now: number): void {
-    this.st['setConfirm']!.run({ id: purchaseOrderId, state, inc: state === 'pending' ? 0 : 1, error: error ?? null, now });
+  /**
+   * Delivers a verified, non-revoked order: grants it once (first presentation), or replays the first result.
+   * `confirmPending`: mark the new row as awaiting server-side confirm delivery. Resolves once committed.
+   */
+  deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverOutcome> {
+    return this.transaction((tx) => tx.deliver(order, accountId, now, confirmPending));
   }
 
-  /** Records a notification once; returns false when this notificationRequestId was already seen. */
-  recordNotification(n: {
-    requestId: string;
-    type: string;
-    subtype: string | undefined;
-    orderId: string | undefined;
-    token: string | undefined;
-    now: number;
-  }): boolean {
+  /**
+   * Marks an order revoked (refund). Creates a revoked row when the order was never presented, so a later
+   * presentation is refused. Tells whether an earlier grant was taken back. Resolves once committed.
+   */
+  revoke(ref: RevokeRef, reason: string, now: number): Promise<RevokeOutcome> {
+    return this.transaction((tx) => tx.revoke(ref, reason, now));
+  }
+
+  setConfirmState(purchaseOrderId: string, state: OrderRow['confirmState'], error: string | undefined, now: number): Promise<void> {
+    return this.transaction(() => this.ops.setConfirmState(purchaseOrderId, state, error, now));
+  }
+
+  /**
+   * Runs `fn` (synchronous) as one unit of the next group-committed batch, in its own SAVEPOINT: if it throws, only
+   * its own writes are rolled back. Resolves with its result after the batch's COMMIT. Rejects with fn's error, or
+   * with a TransientError (`storage-unavailable`) for busy/I-O errors and when the batch could not be committed.
+   */
+  async transaction<T>(fn: (tx: LedgerTransaction) => T): Promise<T> {
     try {
-      const r = this.st['insertNotification']!.run({
-        requestId: n.requestId,
-        type: n.type,
-        subtype: n.subtype ?? null,
-        orderId: n.orderId ?? null,
-        token: n.token ?? null,
-        now: n.now,
-      });
-      return r.changes === 1;
+      return await this.commits.run(() => fn(this.ops));
     } catch (e) {
       return wrapDbError(e);
     }
   }
 
-  setNotificationOutcome(requestId: string, outcome: string): void {
-    this.st['setNotificationOutcome']!.run(outcome, requestId);
+  /** Group-commit counters: batches committed and failed, units, largest batch. */
+  commitStats(): GroupCommitStats {
+    return this.commits.stats();
   }
 
+  /** Commits the writes still queued, then closes the database. Later writes get a TransientError. */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.commits.close();
+    this.db.close();
   }
 }

@@ -1,0 +1,435 @@
+// Group commit in the ledger: writes that arrive together share one transaction (one fsync), each in its own
+// SAVEPOINT, and every caller is answered only after the COMMIT. The semantics of one-transaction-per-request must
+// hold inside a batch: one grant per order, account binding, revocation, a failing item fails alone, a failing
+// COMMIT fails the whole batch and records nothing.
+//
+// Units started in the same event-loop turn (same tick) always land in the same batch: the batch runs on the next
+// turn (setImmediate). The ledger- and service-level tests use that to build batches deterministically.
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import * as net from 'node:net';
+import { before, describe, it } from 'node:test';
+import type { TestPki } from '../../tools/testing/TestPki';
+import { TransientError } from '../src/jws/Errors';
+import { Ledger, type LedgerHooks, type OrderPayload } from '../src/ledger/Ledger';
+import { genuinePki, orderPayload, purchaseData, startTestServer, tmpDb, verifyReq, type TestServer } from './helpers';
+
+const NOW = 1_700_000_000_000;
+
+function order(over: Record<string, unknown> = {}): OrderPayload {
+  return orderPayload(over) as OrderPayload;
+}
+
+/** Number of committed batches and units since `before` (a GroupCommitStats snapshot). */
+function delta(ledger: Ledger, before: ReturnType<Ledger['commitStats']>): { commits: number; failedBatches: number; units: number } {
+  const now = ledger.commitStats();
+  return { commits: now.commits - before.commits, failedBatches: now.failedBatches - before.failedBatches, units: now.units - before.units };
+}
+
+function countRows(db: Database.Database, table: string): number {
+  return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+}
+
+/** A ledger whose grant hook records entitlements in its own database (so they commit or roll back with the row). */
+function ledgerWithEntitlements(file: string, extra: Partial<LedgerHooks> = {}, maxBatch?: number): Ledger {
+  const ledger = new Ledger(
+    file,
+    {
+      grant: (o, accountId, db) => {
+        db.prepare('INSERT INTO entitlements (order_id, account_id) VALUES (?, ?)').run(o.purchaseOrderId, accountId ?? null);
+        extra.grant?.(o, accountId, db);
+      },
+      revoke: (o, db) => {
+        db.prepare('DELETE FROM entitlements WHERE order_id = ?').run(o.purchaseOrderId);
+        extra.revoke?.(o, db);
+      },
+    },
+    { maxBatch },
+  );
+  ledger.db.exec('CREATE TABLE IF NOT EXISTS entitlements (order_id TEXT PRIMARY KEY, account_id TEXT)');
+  return ledger;
+}
+
+describe('group commit: batching', () => {
+  it('deliveries started together commit in ONE transaction, and each is durable when its promise resolves', async () => {
+    const file = tmpDb('batch');
+    const ledger = ledgerWithEntitlements(file);
+    const reader = new Database(file, { readonly: true });
+    try {
+      const orders = Array.from({ length: 20 }, () => order());
+      const s0 = ledger.commitStats();
+      const pending = orders.map((o) => ledger.deliver(o, undefined, NOW, false));
+      // Nothing is written before the batch runs on the next turn.
+      assert.equal(countRows(reader, 'orders'), 0);
+      const outcomes = await Promise.all(pending);
+      assert.deepEqual(delta(ledger, s0), { commits: 1, failedBatches: 0, units: 20 });
+      assert.ok(outcomes.every((o) => o.kind === 'granted' && !o.replay));
+      // Another connection (another process would see the same) reads every row and entitlement: committed.
+      assert.equal(countRows(reader, 'orders'), 20);
+      assert.equal(countRows(reader, 'entitlements'), 20);
+    } finally {
+      reader.close();
+      ledger.close();
+    }
+  });
+
+  it('caps a batch at maxBatch and commits the rest in the next batches', async () => {
+    const ledger = ledgerWithEntitlements(tmpDb('cap'), {}, 4);
+    try {
+      const s0 = ledger.commitStats();
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => ledger.deliver(order(), undefined, NOW, false)));
+      assert.equal(outcomes.filter((o) => o.kind === 'granted').length, 10);
+      assert.deepEqual(delta(ledger, s0), { commits: 3, failedBatches: 0, units: 10 });
+      assert.equal(ledger.commitStats().largestBatch, 4);
+      assert.equal(ledger.grantedCount(), 10);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('rejects a maxBatch that is not a positive integer', () => {
+    assert.throws(() => new Ledger(':memory:', {}, { maxBatch: 0 }), RangeError);
+    assert.throws(() => new Ledger(':memory:', {}, { maxBatch: 2.5 }), RangeError);
+  });
+
+  it('close() commits what is still queued; later writes get a TransientError', async () => {
+    const file = tmpDb('close');
+    const ledger = ledgerWithEntitlements(file);
+    const o = order();
+    const pending = ledger.deliver(o, 'acct-1', NOW, false);
+    ledger.close();
+    const out = await pending;
+    assert.equal(out.kind, 'granted');
+    await assert.rejects(ledger.deliver(order(), undefined, NOW, false), (e: unknown) => e instanceof TransientError && e.reason === 'storage-unavailable');
+    const reopened = new Ledger(file);
+    try {
+      assert.equal(reopened.get(o.purchaseOrderId)?.accountId, 'acct-1');
+    } finally {
+      reopened.close();
+    }
+  });
+});
+
+describe('group commit: semantics inside one batch', () => {
+  it('the same order twice in one batch: one grant; the second is a replay with the first result', async () => {
+    const grants: string[] = [];
+    const ledger = ledgerWithEntitlements(tmpDb('dup'), { grant: (o) => grants.push(o.purchaseOrderId) });
+    try {
+      const first = order();
+      const second = { ...first, developerPayload: 'second presentation' } as OrderPayload;
+      const s0 = ledger.commitStats();
+      const [a, b] = await Promise.all([ledger.deliver(first, undefined, NOW, false), ledger.deliver(second, undefined, NOW + 5, false)]);
+      assert.equal(delta(ledger, s0).commits, 1);
+      assert.deepEqual(grants, [first.purchaseOrderId]);
+      assert.ok(a.kind === 'granted' && !a.replay);
+      assert.ok(b.kind === 'granted' && b.replay);
+      assert.deepEqual(b.payload, first);
+      assert.equal(b.grantedAt, NOW);
+      assert.equal(countRows(ledger.db, 'entitlements'), 1);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('two accounts in one batch: the first binds the order, the second gets account-conflict', async () => {
+    const ledger = ledgerWithEntitlements(tmpDb('accounts'));
+    try {
+      const o = order();
+      const s0 = ledger.commitStats();
+      const [a, b, c] = await Promise.all([
+        ledger.deliver(o, 'alice', NOW, false),
+        ledger.deliver(o, 'bob', NOW, false),
+        ledger.deliver(o, 'alice', NOW, false),
+      ]);
+      assert.equal(delta(ledger, s0).commits, 1);
+      assert.ok(a.kind === 'granted' && !a.replay && a.accountId === 'alice');
+      assert.equal(b.kind, 'account-conflict');
+      assert.ok(c.kind === 'granted' && c.replay && c.accountId === 'alice');
+      assert.equal(ledger.get(o.purchaseOrderId)?.accountId, 'alice');
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('an order first seen without an account is bound by the first account that names one in the same batch', async () => {
+    const ledger = ledgerWithEntitlements(tmpDb('bind'));
+    try {
+      const o = order();
+      const [, b, c] = await Promise.all([
+        ledger.deliver(o, undefined, NOW, false),
+        ledger.deliver(o, 'carol', NOW, false),
+        ledger.deliver(o, 'dave', NOW, false),
+      ]);
+      assert.ok(b.kind === 'granted' && b.replay && b.accountId === 'carol');
+      assert.equal(c.kind, 'account-conflict');
+      assert.equal(ledger.get(o.purchaseOrderId)?.accountId, 'carol');
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('revocation in the same batch follows arrival order: grant then refund takes it back; refund first prevents it', async () => {
+    const revoked: string[] = [];
+    const ledger = ledgerWithEntitlements(tmpDb('revoke'), { revoke: (o) => revoked.push(o.purchaseOrderId) });
+    try {
+      const granted = order();
+      const refundedFirst = order();
+      const s0 = ledger.commitStats();
+      const [g, r1, r2, d] = await Promise.all([
+        ledger.deliver(granted, undefined, NOW, false),
+        ledger.revoke(granted, 'REFUND_TRANSACTION', NOW + 1),
+        ledger.revoke(refundedFirst, 'REFUND_TRANSACTION', NOW + 1),
+        ledger.deliver(refundedFirst, undefined, NOW + 2, false),
+      ]);
+      assert.equal(delta(ledger, s0).commits, 1);
+      assert.equal(g.kind, 'granted');
+      assert.deepEqual(r1, { revokedGrant: true, alreadyRevoked: false });
+      assert.deepEqual(r2, { revokedGrant: false, alreadyRevoked: false });
+      assert.equal(d.kind, 'revoked');
+      assert.deepEqual(revoked, [granted.purchaseOrderId]);
+      assert.equal(ledger.get(granted.purchaseOrderId)?.state, 'revoked');
+      assert.equal(ledger.get(refundedFirst.purchaseOrderId)?.state, 'revoked');
+      assert.equal(countRows(ledger.db, 'entitlements'), 0);
+    } finally {
+      ledger.close();
+    }
+  });
+});
+
+describe('group commit: failures', () => {
+  it('a grant hook that throws fails only its own item; the rest of the batch commits', async () => {
+    const poison = order();
+    const ledger = ledgerWithEntitlements(tmpDb('hook'), {
+      grant: (o) => {
+        if (o.purchaseOrderId === poison.purchaseOrderId) throw new Error('entitlement service refused');
+      },
+    });
+    try {
+      const before1 = order();
+      const after1 = order();
+      const s0 = ledger.commitStats();
+      const results = await Promise.allSettled([
+        ledger.deliver(before1, undefined, NOW, false),
+        ledger.deliver(poison, undefined, NOW, false),
+        ledger.deliver(after1, undefined, NOW, false),
+      ]);
+      assert.deepEqual(delta(ledger, s0), { commits: 1, failedBatches: 0, units: 3 });
+      assert.equal(results[0]!.status, 'fulfilled');
+      assert.equal(results[2]!.status, 'fulfilled');
+      assert.ok(results[1]!.status === 'rejected' && (results[1].reason as Error).message === 'entitlement service refused');
+      // The poisoned item's row and entitlement were rolled back with its savepoint; the others are there.
+      assert.equal(ledger.get(poison.purchaseOrderId), undefined);
+      assert.equal(ledger.get(before1.purchaseOrderId)?.state, 'granted');
+      assert.equal(ledger.get(after1.purchaseOrderId)?.state, 'granted');
+      const ids = (ledger.db.prepare('SELECT order_id FROM entitlements ORDER BY order_id').all() as { order_id: string }[]).map((r) => r.order_id);
+      assert.deepEqual(ids, [before1.purchaseOrderId, after1.purchaseOrderId].sort());
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('a failing COMMIT fails every item of the batch with storage-unavailable, and nothing is recorded', async () => {
+    // A genuine COMMIT failure: the poisoned grant writes a row that breaks a DEFERRED foreign key, which SQLite
+    // checks only at COMMIT (releasing the item's savepoint does not check it).
+    const poison = order();
+    const ledger = ledgerWithEntitlements(tmpDb('commit'), {
+      grant: (o, _accountId, db) => {
+        db.prepare('INSERT INTO grants_audit (order_id, parent) VALUES (?, ?)').run(
+          o.purchaseOrderId,
+          o.purchaseOrderId === poison.purchaseOrderId ? 'no-such-parent' : 'root',
+        );
+      },
+    });
+    ledger.db.exec(`
+      CREATE TABLE parents (id TEXT PRIMARY KEY);
+      INSERT INTO parents VALUES ('root');
+      CREATE TABLE grants_audit (order_id TEXT, parent TEXT REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED);
+    `);
+    try {
+      const innocent = [order(), order()];
+      const s0 = ledger.commitStats();
+      const results = await Promise.allSettled([
+        ledger.deliver(innocent[0]!, 'alice', NOW, false),
+        ledger.deliver(poison, undefined, NOW, false),
+        ledger.deliver(innocent[1]!, undefined, NOW, false),
+      ]);
+      assert.deepEqual(delta(ledger, s0), { commits: 0, failedBatches: 1, units: 3 });
+      for (const r of results) {
+        assert.ok(r.status === 'rejected', 'no item may succeed when its COMMIT failed');
+        assert.ok(r.reason instanceof TransientError && r.reason.reason === 'storage-unavailable', String(r.reason));
+      }
+      for (const table of ['orders', 'entitlements', 'grants_audit']) assert.equal(countRows(ledger.db, table), 0, table);
+      assert.equal(ledger.db.inTransaction, false);
+      // Retried in a batch of their own, the innocent items are granted, once.
+      const retried = await Promise.all(innocent.map((o) => ledger.deliver(o, undefined, NOW, false)));
+      assert.ok(retried.every((o) => o.kind === 'granted' && !o.replay));
+      assert.equal(countRows(ledger.db, 'orders'), 2);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('when SQLite drops the batch transaction midway, every item fails and none runs in autocommit', async () => {
+    const poison = order();
+    const ledger = ledgerWithEntitlements(tmpDb('lost'), {
+      grant: (o, _accountId, db) => {
+        // What SQLITE_FULL / SQLITE_IOERR may do: roll back the whole transaction under the current statement.
+        if (o.purchaseOrderId === poison.purchaseOrderId) db.exec('ROLLBACK');
+      },
+    });
+    try {
+      const s0 = ledger.commitStats();
+      const results = await Promise.allSettled([
+        ledger.deliver(order(), undefined, NOW, false),
+        ledger.deliver(poison, undefined, NOW, false),
+        ledger.deliver(order(), undefined, NOW, false),
+      ]);
+      assert.equal(delta(ledger, s0).failedBatches, 1);
+      for (const r of results) assert.ok(r.status === 'rejected' && r.reason instanceof TransientError, String(r.status));
+      assert.equal(countRows(ledger.db, 'orders'), 0);
+      assert.equal(countRows(ledger.db, 'entitlements'), 0);
+      assert.equal(ledger.db.inTransaction, false);
+    } finally {
+      ledger.close();
+    }
+  });
+});
+
+interface RawResponse {
+  status: number;
+  delivery: string | undefined;
+}
+
+/** Reads one HTTP/1.1 response (with a Content-Length) from a socket. */
+function readResponse(socket: net.Socket): Promise<RawResponse> {
+  return new Promise<RawResponse>((resolve, reject) => {
+    let buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const headEnd = buffer.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const head = buffer.subarray(0, headEnd).toString('latin1');
+      const length = Number(/^content-length: *(\d+)/im.exec(head)?.[1] ?? 0);
+      if (buffer.length < headEnd + 4 + length) return;
+      socket.off('data', onData);
+      socket.off('error', reject);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), delivery: /^x-delivery: *(\S+)/im.exec(head)?.[1] });
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * POSTs each body on its own keep-alive connection, as a load generator does, writing all the requests in the same
+ * tick: they reach the server together, whatever a client's pooling would do. The connections are opened and used
+ * once (GET /healthz) first, so that the server has accepted every one of them (it accepts one per loop turn).
+ */
+async function postAllAtOnce(port: number, path: string, bodies: readonly string[]): Promise<RawResponse[]> {
+  const sockets = await Promise.all(
+    bodies.map(
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  try {
+    const warm = await Promise.all(
+      sockets.map((socket) => {
+        const response = readResponse(socket);
+        socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+        return response;
+      }),
+    );
+    assert.ok(warm.every((r) => r.status === 200));
+    const responses = sockets.map((socket) => readResponse(socket));
+    sockets.forEach((socket, i) => {
+      const body = Buffer.from(bodies[i]!, 'utf8');
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n`,
+      );
+      socket.write(body);
+    });
+    return await Promise.all(responses);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+describe('group commit over HTTP', () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await genuinePki();
+  });
+
+  it('concurrent requests for distinct orders are committed in fewer transactions than requests', async () => {
+    const server = await startTestServer(pki);
+    try {
+      const n = 40;
+      const bodies = Array.from({ length: n }, () => JSON.stringify({ purchaseData: purchaseData(pki.signJws(orderPayload())) }));
+      const s0 = server.ledger.commitStats();
+      const responses = await postAllAtOnce(server.port, '/v1/purchases/verify', bodies);
+      assert.deepEqual(responses.map((r) => r.status), Array<number>(n).fill(200));
+      assert.ok(responses.every((r) => r.delivery === 'new'));
+      assert.equal(server.grants.length, n);
+      const d = delta(server.ledger, s0);
+      assert.equal(d.units, n);
+      assert.ok(d.commits < n / 2, `${d.commits} commits for ${n} requests`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('the same order and two accounts in one batch through the service: one grant, one valid, one conflict', async () => {
+    const server = await startTestServer(pki);
+    try {
+      const p = orderPayload();
+      const pd = purchaseData(pki.signJws(p));
+      const s0 = server.ledger.commitStats();
+      const [a, b] = await Promise.all([server.service.verifyPurchase(pd, 'alice'), server.service.verifyPurchase(pd, 'bob')]);
+      assert.equal(delta(server.ledger, s0).commits, 1);
+      assert.ok(a.kind === 'valid' && !a.replay);
+      assert.equal(b.kind, 'account-conflict');
+      assert.deepEqual(server.grants, [{ purchaseOrderId: p['purchaseOrderId'], accountId: 'alice' }]);
+      // A later presentation by the second account is answered 409 over HTTP.
+      assert.equal((await verifyReq(server, pd, 'bob')).status, 409);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a COMMIT failure is answered 503 storage-unavailable with Retry-After, and a retry succeeds', async () => {
+    let failCommits = true;
+    const server = await startTestServer(pki, {
+      hooks: {
+        grant: (o, _accountId, db) => {
+          db.prepare('INSERT INTO grants_audit (order_id, parent) VALUES (?, ?)').run(o.purchaseOrderId, failCommits ? 'missing' : 'root');
+        },
+      },
+    });
+    server.ledger.db.exec(`
+      CREATE TABLE parents (id TEXT PRIMARY KEY);
+      INSERT INTO parents VALUES ('root');
+      CREATE TABLE grants_audit (order_id TEXT, parent TEXT REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED);
+    `);
+    try {
+      const p = orderPayload();
+      const pd = purchaseData(pki.signJws(p));
+      const r = await verifyReq(server, pd);
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.body.reason, 'storage-unavailable');
+      assert.equal(r.headers.get('retry-after'), '1');
+      assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+      failCommits = false;
+      const again = await verifyReq(server, pd);
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.headers.get('x-delivery'), 'new');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
