@@ -196,6 +196,10 @@ export class ChaosLedger implements DeliveryLedger {
     return guard(this.proc, () => this.inner.list(states, limit));
   }
 
+  listOldestUpdated(state: string, updatedBefore: number, after: DeliveryRecord | undefined, limit: number): Promise<DeliveryRecord[]> {
+    return guard(this.proc, () => this.inner.listOldestUpdated(state, updatedBefore, after, limit));
+  }
+
   counts(): Promise<LedgerCounts> {
     return guard(this.proc, () => this.inner.counts());
   }

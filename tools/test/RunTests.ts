@@ -75,11 +75,29 @@ async function runTypeScript(t: Tally): Promise<void> {
   }
 }
 
+/**
+ * Every `*.test.ets` under src/test must be imported by List.test.ets AND called there: a suite that is only
+ * imported silently never runs, on a device as here.
+ */
+export function unaggregatedSuites(testDir: string): string[] {
+  const list = fs.readFileSync(path.join(testDir, 'List.test.ets'), 'utf8');
+  const missing: string[] = [];
+  for (const file of walk(testDir, (f) => f.endsWith('.test.ets') && path.basename(f) !== 'List.test.ets')) {
+    const spec = './' + path.relative(testDir, file).split(path.sep).join('/').replace(/\.ets$/, '');
+    const imported = new RegExp(`import\\s+(\\w+)\\s+from\\s+'${spec.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`).exec(list);
+    if (!imported || !new RegExp(`\\b${imported[1]}\\s*\\(\\s*\\)`).test(list)) missing.push(path.relative(ROOT, file));
+  }
+  return missing;
+}
+
 async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
   const list = path.join(ROOT, moduleDir, 'src', 'test', 'List.test.ets');
   if (!fs.existsSync(list)) return;
   const label = moduleDir;
   console.log(`== hypium: ${label}/src/test`);
+  const missing = unaggregatedSuites(path.dirname(list));
+  for (const file of missing) console.log(`  FAIL ${file} is not imported and called by List.test.ets: it would never run`);
+  if (missing.length > 0) t.failed += missing.length;
   const safe = moduleDir.replace(/[\\/]/g, '_');
   const outfile = path.join(OUT_DIR, `hypium-${safe}.cjs`);
   try {
@@ -150,4 +168,6 @@ async function main(): Promise<void> {
   process.exitCode = t.failed > 0 ? 1 : 0;
 }
 
-void main();
+if (require.main === module) {
+  void main();
+}
