@@ -19,7 +19,8 @@ function localPackages(): Map<string, string> {
   return out;
 }
 
-const STRUCT_DECL = /^\s*(?:export\s+)?struct\s+\w+/m;
+// ArkUI UI code: a struct, or a global @Builder function (decorators on functions are not TypeScript).
+const STRUCT_DECL = /^\s*(?:export\s+)?struct\s+\w+|^@Builder\s+(?:export\s+)?function\s+\w+/m;
 
 /** A stub module for a struct file: same export names, each throwing when the UI is actually used. */
 function structStub(source: string, file: string): string {
