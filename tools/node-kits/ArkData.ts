@@ -1,8 +1,21 @@
 // Node implementation of `relationalStore` from @kit.ArkData over better-sqlite3 (real SQLite, like the device).
 // Covers the subset this project uses, with the device's semantics: one file per store under
 // <context.databaseDir>/rdb/, WAL + synchronous FULL, promise APIs that resolve asynchronously, ResultSet
-// cursors, RdbPredicates, transactions on the store's connection, `version` as PRAGMA user_version, and
-// BusinessError codes 148000xx. `simulateProcessDeath()` models a killed app for the chaos harness.
+// cursors, RdbPredicates, `version` as PRAGMA user_version, and BusinessError codes 148000xx.
+// `simulateProcessDeath()` models a killed app for the chaos harness.
+//
+// The connection pool. The RDB overview (OpenHarmony docs, database-relational-overview, "Default Settings" and
+// "Constraints") says: the default logging mode is WAL, the default flush mode FULL, "a maximum of four connection
+// pools can be connected to an RDB to manage read and write operations" and "the RDB supports only one write
+// operation at a time". An RdbStore is therefore one WRITER connection plus reader connections: beginTransaction,
+// commit, rollBack, executeSql, insert, update, delete, batchInsert and `version` run on the writer; querySql and
+// query take a reader, also while a transaction begun with beginTransaction() is open on the writer. In WAL a
+// reader sees the last COMMITTED state only, so a query inside such a transaction does not see the transaction's
+// own inserts/updates, nor a table it created (CREATE TABLE ... then SELECT before commit fails with
+// "no such table", SQLite generic error 14800021). The isolated Transaction object that can read its own writes
+// is createTransaction(), @since 14: not usable at compatibleSdkVersion 12, so it is not modelled here.
+// Readers are opened read-only; one reader is enough here because a ResultSet is read eagerly (a device reader is
+// held until the ResultSet is closed, up to four at a time).
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -43,7 +56,9 @@ const E_CORRUPTED = 14800011;
 const E_ROW_OUT_OF_RANGE = 14800012;
 const E_COLUMN = 14800013;
 const E_ALREADY_CLOSED = 14800014;
+const E_SQLITE_ERROR = 14800021;
 const E_BUSY = 14800024;
+const E_READONLY = 14800027;
 const E_CONSTRAINT = 14800032;
 const E_MISMATCH = 14800033;
 
@@ -56,6 +71,9 @@ function rdbError(e: unknown): BusinessError {
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return new BusinessError(E_CORRUPTED, `Database corrupted. ${message}`);
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new BusinessError(E_BUSY, `SQLite: The database file is locked. ${message}`);
   if (code === 'SQLITE_MISMATCH') return new BusinessError(E_MISMATCH, `SQLite: Data type mismatch. ${message}`);
+  if (code.startsWith('SQLITE_READONLY')) return new BusinessError(E_READONLY, `SQLite: Attempt to write a readonly database. ${message}`);
+  // Since API 12 the device passes SQLite's primary result codes through as 148000xx (errorcode-data-rdb).
+  if (code === 'SQLITE_ERROR') return new BusinessError(E_SQLITE_ERROR, `SQLite: Generic error. ${message}`);
   return new BusinessError(E_INNER, `Inner error. ${message}`);
 }
 
@@ -297,35 +315,20 @@ const CONFLICT_SQL: Record<number, string> = {
   [ConflictResolution.ON_CONFLICT_REPLACE]: ' OR REPLACE',
 };
 
-class RdbStore {
-  private db: Database.Database | null;
-  private dead = false;
-
-  constructor(readonly file: string) {
-    try {
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      // Touch the schema so a file that is not a database fails at open, as on the device.
-      this.db.prepare('SELECT count(*) FROM sqlite_master').get();
-    } catch (e) {
-      throw rdbError(e);
-    }
-    openStores.add(this);
-  }
-
-  /** Prepared statements by SQL text, as the device's RDB keeps its own statement cache per connection. */
+/** One pooled SQLite connection with its own prepared-statement cache, as the device keeps one per connection. */
+class PooledConnection {
   private readonly statements = new Map<string, Database.Statement>();
   private static readonly STATEMENT_CACHE_SIZE = 64;
 
-  private statement(sql: string): Database.Statement {
-    const db = this.conn();
+  constructor(readonly db: Database.Database) {}
+
+  statement(sql: string): Database.Statement {
     let stmt = this.statements.get(sql);
     if (stmt) {
       this.statements.delete(sql);
     } else {
-      stmt = db.prepare(sql);
-      if (this.statements.size >= RdbStore.STATEMENT_CACHE_SIZE) {
+      stmt = this.db.prepare(sql);
+      if (this.statements.size >= PooledConnection.STATEMENT_CACHE_SIZE) {
         this.statements.delete(this.statements.keys().next().value as string);
       }
     }
@@ -333,10 +336,50 @@ class RdbStore {
     return stmt;
   }
 
-  private conn(): Database.Database {
+  close(): void {
+    this.statements.clear();
+    this.db.close();
+  }
+}
+
+class RdbStore {
+  /** The one connection that writes (and holds a beginTransaction() transaction). */
+  private writer: PooledConnection | null;
+  /** Opened lazily, after the writer has put the file in WAL mode; reads committed data only. */
+  private reader: PooledConnection | null = null;
+  private dead = false;
+
+  constructor(readonly file: string) {
+    try {
+      const db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      // Touch the schema so a file that is not a database fails at open, as on the device.
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      this.writer = new PooledConnection(db);
+    } catch (e) {
+      throw rdbError(e);
+    }
+    openStores.add(this);
+  }
+
+  private check(): void {
     if (this.dead) throw new BusinessError(E_INNER, 'Inner error. The process that owned this store has died.');
-    if (!this.db) throw new BusinessError(E_ALREADY_CLOSED, 'Already closed.');
-    return this.db;
+    if (!this.writer) throw new BusinessError(E_ALREADY_CLOSED, 'Already closed.');
+  }
+
+  private write(): PooledConnection {
+    this.check();
+    return this.writer as PooledConnection;
+  }
+
+  private read(): PooledConnection {
+    this.check();
+    if (!this.reader) {
+      const db = new Database(this.file, { readonly: true, fileMustExist: true });
+      this.reader = new PooledConnection(db);
+    }
+    return this.reader;
   }
 
   private static tableName(name: string): string {
@@ -345,30 +388,31 @@ class RdbStore {
   }
 
   get version(): number {
-    return Number(this.conn().pragma('user_version', { simple: true }));
+    return Number(this.write().db.pragma('user_version', { simple: true }));
   }
   set version(value: number) {
-    this.conn().pragma(`user_version = ${Math.trunc(value)}`);
+    this.write().db.pragma(`user_version = ${Math.trunc(value)}`);
   }
 
   async executeSql(sql: string, bindArgs: ValueType[] = []): Promise<void> {
     await nextTurn();
     try {
-      const db = this.conn();
+      const conn = this.write();
       if (bindArgs.length === 0 && /;\s*\S/.test(sql.trim())) {
-        db.exec(sql);
+        conn.db.exec(sql);
       } else {
-        this.statement(sql).run(...bindArgs.map(toSqlValue));
+        conn.statement(sql).run(...bindArgs.map(toSqlValue));
       }
     } catch (e) {
       throw rdbError(e);
     }
   }
 
+  /** Runs on a reader connection: committed data only, whether or not a transaction is open on the writer. */
   async querySql(sql: string, bindArgs: ValueType[] = []): Promise<ResultSet> {
     await nextTurn();
     try {
-      const stmt = this.statement(sql);
+      const stmt = this.read().statement(sql);
       const columns = stmt.columns().map((c) => c.name);
       const rows = stmt.all(...bindArgs.map(toSqlValue)) as Array<Record<string, unknown>>;
       return new ResultSet(rows, columns);
@@ -388,7 +432,7 @@ class RdbStore {
     try {
       const keys = Object.keys(values);
       const sql = `INSERT${CONFLICT_SQL[conflict] ?? ''} INTO ${RdbStore.tableName(table)} (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`;
-      const info = this.statement(sql).run(...keys.map((k) => toSqlValue(values[k])));
+      const info = this.write().statement(sql).run(...keys.map((k) => toSqlValue(values[k])));
       return info.changes === 0 ? -1 : Number(info.lastInsertRowid);
     } catch (e) {
       throw rdbError(e);
@@ -409,7 +453,7 @@ class RdbStore {
       const keys = Object.keys(values);
       const { where, args } = predicates.toSql();
       const sql = `UPDATE${CONFLICT_SQL[conflict] ?? ''} ${RdbStore.tableName(predicates.tableName)} SET ${keys.map((k) => `${k} = ?`).join(', ')}${where}`;
-      return this.statement(sql).run(...keys.map((k) => toSqlValue(values[k])), ...args.map(toSqlValue)).changes;
+      return this.write().statement(sql).run(...keys.map((k) => toSqlValue(values[k])), ...args.map(toSqlValue)).changes;
     } catch (e) {
       throw rdbError(e);
     }
@@ -419,30 +463,31 @@ class RdbStore {
     await nextTurn();
     try {
       const { where, args } = predicates.toSql();
-      return this.statement(`DELETE FROM ${RdbStore.tableName(predicates.tableName)}${where}`).run(...args.map(toSqlValue)).changes;
+      return this.write().statement(`DELETE FROM ${RdbStore.tableName(predicates.tableName)}${where}`).run(...args.map(toSqlValue)).changes;
     } catch (e) {
       throw rdbError(e);
     }
   }
 
+  // In WAL mode SQLite treats BEGIN EXCLUSIVE like BEGIN IMMEDIATE: the write lock is taken at once, readers go on.
   beginTransaction(): void {
     try {
-      this.conn().exec('BEGIN IMMEDIATE');
+      this.write().db.exec('BEGIN IMMEDIATE');
     } catch (e) {
       throw rdbError(e);
     }
   }
   commit(): void {
     try {
-      this.conn().exec('COMMIT');
+      this.write().db.exec('COMMIT');
     } catch (e) {
       throw rdbError(e);
     }
   }
   rollBack(): void {
     try {
-      const db = this.conn();
-      if (db.inTransaction) db.exec('ROLLBACK');
+      const conn = this.write();
+      if (conn.db.inTransaction) conn.db.exec('ROLLBACK');
     } catch (e) {
       throw rdbError(e);
     }
@@ -450,22 +495,26 @@ class RdbStore {
 
   async close(): Promise<void> {
     await nextTurn();
-    this.statements.clear();
-    if (this.db) {
-      this.db.close();
-      this.db = null;
-    }
+    this.closeConnections();
     openStores.delete(this);
   }
 
-  /** @internal Process death: the OS drops the connection; SQLite discards what was not committed. */
+  private closeConnections(): void {
+    // Readers first: the last connection to close checkpoints the WAL.
+    if (this.reader) {
+      this.reader.close();
+      this.reader = null;
+    }
+    if (this.writer) {
+      this.writer.close();
+      this.writer = null;
+    }
+  }
+
+  /** @internal Process death: the OS drops the connections; SQLite discards what was not committed. */
   kill(): void {
     this.dead = true;
-    this.statements.clear();
-    if (this.db) {
-      this.db.close();
-      this.db = null;
-    }
+    this.closeConnections();
     openStores.delete(this);
   }
 }
