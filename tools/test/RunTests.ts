@@ -1,5 +1,7 @@
-// `npm test`: the gate (ArkTS check), then every module's hypium suites (src/test/List.test.ets) in Node,
-// then the Node-side tests (node:test). Ends with `N passed, N failed[, N skipped]`; non-zero exit on any failure.
+// `npm test`: the gate (ArkTS check), then every module's hypium suites in Node, then the Node-side tests
+// (node:test). A module's suites live in two folders: src/test (DevEco's Local Test compiles and runs them too, so
+// they import only the SDK, @ohos/hypium and the module's code) and src/nodeTest (Node harness only: they import
+// Node test support `@nodetest/*`, which DevEco cannot resolve). Ends with `N passed, N failed[, N skipped]`; non-zero exit on any failure.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -90,15 +92,49 @@ export function unaggregatedSuites(testDir: string): string[] {
   return missing;
 }
 
-async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
-  const list = path.join(ROOT, moduleDir, 'src', 'test', 'List.test.ets');
+/** The hypium suite folders of a module: DevEco's local test folder and the Node-harness-only one. */
+export const SUITE_DIRS: readonly string[] = ['test', 'nodeTest'];
+
+const LOCAL_IMPORT = /(?:import|export)\s[^;]*?from\s+'(\.[^']*)'/g;
+
+/**
+ * Files under `testDir` that DevEco's Local Test could not compile: they import `@nodetest/*`, directly or through
+ * a local import. Such files belong in src/nodeTest.
+ */
+export function nodeOnlyFiles(testDir: string): string[] {
+  const memo = new Map<string, boolean>();
+  const nodeOnly = (file: string, stack: Set<string>): boolean => {
+    const known = memo.get(file);
+    if (known !== undefined) return known;
+    if (stack.has(file) || !fs.existsSync(file)) return false;
+    stack.add(file);
+    const source = fs.readFileSync(file, 'utf8');
+    let result = /from\s+'@nodetest\//.test(source);
+    for (const m of source.matchAll(LOCAL_IMPORT)) {
+      if (result) break;
+      result = nodeOnly(path.resolve(path.dirname(file), m[1]) + '.ets', stack);
+    }
+    stack.delete(file);
+    memo.set(file, result);
+    return result;
+  };
+  return walk(testDir, (f) => f.endsWith('.ets')).filter((f) => nodeOnly(f, new Set())).map((f) => path.relative(ROOT, f));
+}
+
+async function runHypiumModule(moduleDir: string, suiteDir: string, t: Tally): Promise<void> {
+  const list = path.join(ROOT, moduleDir, 'src', suiteDir, 'List.test.ets');
   if (!fs.existsSync(list)) return;
-  const label = moduleDir;
-  console.log(`== hypium: ${label}/src/test`);
+  const label = `${moduleDir}/src/${suiteDir}`;
+  console.log(`== hypium: ${label}`);
   const missing = unaggregatedSuites(path.dirname(list));
   for (const file of missing) console.log(`  FAIL ${file} is not imported and called by List.test.ets: it would never run`);
   if (missing.length > 0) t.failed += missing.length;
-  const safe = moduleDir.replace(/[\\/]/g, '_');
+  if (suiteDir === 'test') {
+    const nodeOnly = nodeOnlyFiles(path.dirname(list));
+    for (const file of nodeOnly) console.log(`  FAIL ${file} imports @nodetest/*: DevEco's Local Test cannot compile it; move it to src/nodeTest`);
+    t.failed += nodeOnly.length;
+  }
+  const safe = `${moduleDir}_${suiteDir}`.replace(/[\\/]/g, '_');
   const outfile = path.join(OUT_DIR, `hypium-${safe}.cjs`);
   try {
     await bundleEts({
@@ -108,7 +144,7 @@ async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
         resolveDir: ROOT,
         contents:
           `import { runHypium } from './tools/test/HypiumHost';\n` +
-          `import testsuite from './${moduleDir}/src/test/List.test.ets';\n` +
+          `import testsuite from './${moduleDir}/src/${suiteDir}/List.test.ets';\n` +
           `runHypium(testsuite, ${JSON.stringify(label)}, ${SUITE_TIMEOUT_MS});\n`,
       },
     });
@@ -161,7 +197,9 @@ async function main(): Promise<void> {
   const t: Tally = { passed: 0, failed: 0, skipped: 0 };
   await runGate(t);
   await runTypeScript(t);
-  for (const dir of MODULE_DIRS) await runHypiumModule(dir, t);
+  for (const dir of MODULE_DIRS) {
+    for (const suiteDir of SUITE_DIRS) await runHypiumModule(dir, suiteDir, t);
+  }
   await runNodeTests(t);
   console.log(`tests took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`${t.passed} passed, ${t.failed} failed${t.skipped > 0 ? `, ${t.skipped} skipped` : ''}`);

@@ -1,4 +1,4 @@
-// Node-only test support for the delivery-engine suites (common/iap/src/test): process death of every open RDB
+// Node-only test support for the delivery-engine suites (common/iap/src/nodeTest): process death of every open RDB
 // store, hilog capture, and raw access to a store file (corruption tests). Imported from .ets suites as
 // '@nodetest/EngineTestSupport'; declared for the gate in types/testing/EngineTestSupport.d.ts.
 import * as fs from 'node:fs';
