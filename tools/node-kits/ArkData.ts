@@ -469,7 +469,8 @@ class RdbStore {
     }
   }
 
-  // In WAL mode SQLite treats BEGIN EXCLUSIVE like BEGIN IMMEDIATE: the write lock is taken at once, readers go on.
+  // BEGIN IMMEDIATE: the write lock is taken at once (in WAL, EXCLUSIVE is the same), so a read that follows cannot
+  // be overtaken by another writer's commit; readers go on meanwhile.
   beginTransaction(): void {
     try {
       this.write().db.exec('BEGIN IMMEDIATE');
