@@ -39,7 +39,7 @@ interface Case {
 const CASES: Case[] = [
   { fixture: 'TypeErrorFixture.ets', module: 'common/iap', rule: 'TS2322' },
   { fixture: 'UntypedLiteralFixture.ets', module: 'features/store', rule: 'arkts-no-untyped-obj-literals' },
-  { fixture: 'MissingResourceFixture.ets', module: 'entry', rule: 'resource-missing' },
+  { fixture: 'MissingResourceFixture.ets', module: 'entry', rule: '10903329' },
 ];
 
 const CORE_FIXTURE: Case = { fixture: 'KitInCoreFixture.ets', module: 'common/iap', rule: 'layer-kit-in-core' };
@@ -112,9 +112,23 @@ interface MarkedCase {
   module: string;
   /** Rules this fixture is about: an error of these rules on an unmarked line fails the test too. */
   rules: string[];
+  /** Placed as a page of the module (src/main/ets/pages) and listed in its main_pages.json. */
+  page?: boolean;
 }
 
-const MARKED: MarkedCase[] = [{ fixture: 'ApiLevelFixture.ets', module: 'common/iap', rules: ['api-level'] }];
+const UI_RULES = ['10905201', '10905204', '10905209', '10905210', '10905219', '10905222', '10905231', '10905304', '10905316',
+  '10905327', '10905338', '10905339', '10905359', '10905402', 'ours-foreach-key'];
+
+const MARKED: MarkedCase[] = [
+  { fixture: 'ApiLevelFixture.ets', module: 'common/iap', rules: ['api-level'] },
+  { fixture: 'UiRootFixture.ets', module: 'features/store', rules: UI_RULES },
+  { fixture: 'UiStatementFixture.ets', module: 'features/store', rules: UI_RULES },
+  { fixture: 'UiDecoratorFixture.ets', module: 'common/iap', rules: UI_RULES },
+  { fixture: 'UiConstructionFixture.ets', module: 'features/store', rules: UI_RULES },
+  { fixture: 'UiNestingFixture.ets', module: 'features/store', rules: UI_RULES },
+  { fixture: 'UiResourceFixture.ets', module: 'features/store', rules: ['10903329', '10903330', '10905332'] },
+  { fixture: 'UiPageWithoutEntryFixture.ets', module: 'entry', rules: UI_RULES, page: true },
+];
 
 function expectations(file: string): Array<{ line: number; rule: string }> {
   const out: Array<{ line: number; rule: string }> = [];
@@ -127,14 +141,24 @@ function expectations(file: string): Array<{ line: number; rule: string }> {
 test('the gate fails on every marked line of the marked fixtures, and only there', () => {
   const dirs: string[] = [];
   const placed: Array<{ c: MarkedCase; rel: string }> = [];
+  const restore: Array<[string, string]> = [];
   try {
     for (const c of MARKED) {
-      const dir = path.join(ROOT, c.module, 'src', 'main', 'ets', 'gatefixture');
+      const dir = path.join(ROOT, c.module, 'src', 'main', 'ets', c.page ? 'pages' : 'gatefixture');
       fs.mkdirSync(dir, { recursive: true });
-      dirs.push(dir);
+      if (!c.page) dirs.push(dir);
       const target = path.join(dir, c.fixture);
       fs.copyFileSync(path.join(FIXTURES, c.fixture), target);
       placed.push({ c, rel: path.relative(ROOT, target) });
+      if (c.page) {
+        dirs.push(target);
+        const pages = path.join(ROOT, c.module, 'src', 'main', 'resources', 'base', 'profile', 'main_pages.json');
+        const before = fs.readFileSync(pages, 'utf8');
+        restore.push([pages, before]);
+        const json = JSON.parse(before) as { src: string[] };
+        json.src.push(`pages/${c.fixture.replace(/\.ets$/, '')}`);
+        fs.writeFileSync(pages, JSON.stringify(json, null, 2));
+      }
     }
     const { status, out } = runCheck();
     assert.equal(status, 1, out);
@@ -153,6 +177,7 @@ test('the gate fails on every marked line of the marked fixtures, and only there
     }
   } finally {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    for (const [file, text] of restore) fs.writeFileSync(file, text);
   }
 });
 
