@@ -17,7 +17,9 @@ before(() => {
   for (const dir of ['AppScope', 'entry', 'features', 'common', 'types']) {
     fs.cpSync(path.join(REPO, dir), path.join(ROOT, dir), {
       recursive: true,
-      filter: (src) => !/[\\/](node_modules|oh_modules|build|\.hvigor|\.preview)([\\/]|$)/.test(src),
+      // Module build outputs stay behind; types/build (the BuildProfile stand-in) is source.
+      filter: (src) => !/[\\/](node_modules|oh_modules|\.hvigor|\.preview)([\\/]|$)/.test(src) &&
+        !/[\\/](entry|features[\\/]\w+|common[\\/]\w+)[\\/]build([\\/]|$)/.test(src),
     });
   }
   fs.copyFileSync(path.join(REPO, 'build-profile.json5'), path.join(ROOT, 'build-profile.json5'));
@@ -221,5 +223,46 @@ test('compatibleSdkVersion and @since are read in both forms: a number and Huawe
     assert.equal(compatibleSdkLevel(REPO).text, '5.0.0(12)');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The 5.0.0(12) SDK declaration as the project's stand-in approximates it: members above 12 and those it lacks gone. */
+function api12View(standIn: string): string {
+  const absentFromSdk12 = ['promotionalOfferId', 'applicationUserName', 'jwsRepresentation', 'promotionalOffers',
+    'INVALID_PROMOTIONAL_OFFER', 'INVALID_PURCHASE_SIGNATURE'];
+  const lines = standIn.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const since = /^\s*\/\*\* @since (\d+\.\d+\.\d+\(\d+\)|\d+)/.exec(lines[i]);
+    const next = lines[i + 1] ?? '';
+    const member = /^\s*(?:export function )?(\w+)\??[\s:=(]/.exec(next);
+    if (since && member && !/^\s*export (enum|interface)/.test(next)) {
+      const level = parseLevel(since[1]);
+      if ((level && level.api > 12) || absentFromSdk12.includes(member[1])) {
+        i++; // drop the comment and its one-line member
+        continue;
+      }
+    }
+    out.push(lines[i]);
+  }
+  return out.join('\n');
+}
+
+test('the project also type-checks against the API 12 view of the IAP Kit declaration', () => {
+  const standIn = path.join(ROOT, 'types', 'kits', '@kit.IAPKit.d.ts');
+  const original = fs.readFileSync(standIn, 'utf8');
+  try {
+    const view = api12View(original);
+    assert.ok(!view.includes('NONRENEWABLE') && !view.includes('quantity?:') && !view.includes('createRefundRequest('), 'the view drops the newer members');
+    assert.ok(view.includes('CONSUMABLE = 0') && view.includes('isSandboxActivated('), 'the view keeps the API 12 members');
+    fs.writeFileSync(standIn, view);
+    const { out } = runCheck();
+    // What is built for a device (main, ohosTest) must compile; src/test suites run in Node only and compare with
+    // every member of the kit on purpose.
+    const errors = out.split('\n').filter((l) => / error /.test(l) && !/[\\/]src[\\/]test[\\/]/.test(l.split(':')[0]));
+    assert.deepEqual(errors, [], `the app must build with the 5.0.0(12) surface:\n${out}`);
+    assert.match(out, /check: \d+ \.ets files checked/);
+  } finally {
+    fs.writeFileSync(standIn, original);
   }
 });
