@@ -70,6 +70,8 @@ interface StructInfo {
   v2: boolean;
   /** @Require properties (V1 and V2) and @Link properties (V1): must be passed at every construction site. */
   required: Map<string, 'Require' | 'Link'>;
+  /** @BuilderParam properties: a trailing closure `Child() { … }` initialises the (one) of them. */
+  builderParams: Set<string>;
 }
 
 /** A UI statement's component: `X(...)`, `X(...) { }`, `this.b()` with its chained attributes peeled off. */
@@ -108,10 +110,11 @@ export function checkUiSyntax(program: any, files: string[]): Diagnostic[] {
     for (const s of sf.statements) {
       if (!ts.isStructDeclaration?.(s) || !s.name) continue;
       const decos = decoratorNames(s);
-      const info: StructInfo = { name: s.name.text, file: sf.fileName, v2: decos.includes('ComponentV2'), required: new Map() };
+      const info: StructInfo = { name: s.name.text, file: sf.fileName, v2: decos.includes('ComponentV2'), required: new Map(), builderParams: new Set() };
       for (const m of s.members) {
         if (!ts.isPropertyDeclaration(m) || !m.name) continue;
         const md = decoratorNames(m);
+        if (md.includes('BuilderParam')) info.builderParams.add(m.name.getText(sf));
         if (md.includes('Require')) info.required.set(m.name.getText(sf), 'Require');
         else if (md.includes('Link') && !m.initializer) info.required.set(m.name.getText(sf), 'Link');
       }
@@ -174,10 +177,12 @@ export function checkUiSyntax(program: any, files: string[]): Diagnostic[] {
           if (init && ts.isObjectLiteralExpression(init)) {
             for (const p of init.properties) if (p.name) given.add(p.name.getText(sf));
           }
+          if (comp.body) for (const b of struct.builderParams) given.add(b);
           for (const [prop, kind] of struct.required) {
             if (given.has(prop)) continue;
             if (kind === 'Link') push(sf, stmt, '10905316', `The property '${prop}' in the custom component '${struct.name}' is missing (mandatory to specify).`);
-            else push(sf, stmt, '10905359', `Property '${prop}' must be initialized through the component constructor.`);
+            else if (struct.v2) push(sf, stmt, '10905359', `Property '${prop}' must be initialized through the component constructor.`);
+            else push(sf, stmt, '10905321', `'@Require' decorated '${prop}' must be initialized through the component constructor.`);
           }
           if (comp.body) visitUi(comp.body, undefined, inBuilder);
           continue;
