@@ -144,7 +144,7 @@ test('the gate fails on every marked line of the marked fixtures and on the rein
   const dirs: string[] = [];
   const placed: Array<{ c: MarkedCase; rel: string }> = [];
   const restore: Array<[string, string]> = [];
-  let gatewayDefects: { restore: () => void } | undefined;
+  let gatewayDefects: { check: (out: string) => void; restore: () => void } | undefined;
   try {
     for (const c of MARKED) {
       const dir = path.join(ROOT, c.module, 'src', 'main', 'ets', c.page ? 'pages' : 'gatefixture');
@@ -163,10 +163,11 @@ test('the gate fails on every marked line of the marked fixtures and on the rein
         fs.writeFileSync(pages, JSON.stringify(json, null, 2));
       }
     }
-    gatewayDefects = reintroduceGatewayDefects();
+    const defects = reintroduceGatewayDefects();
+    gatewayDefects = defects;
     const { status, out } = runCheck();
     assert.equal(status, 1, out);
-    gatewayDefects.check(out);
+    defects.check(out);
     const lines = out.split('\n');
     for (const { c, rel } of placed) {
       const expected = expectations(path.join(FIXTURES, c.fixture));
