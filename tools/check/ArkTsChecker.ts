@@ -75,6 +75,12 @@ function toDiagnostic(d: OhosDiagnostic, rulePrefix: 'TS' | 'arkts'): Diagnostic
   return { file, line: pos.line + 1, column: pos.character + 1, severity, rule, message };
 }
 
+/** The program of the last runArkTsCheck, for checks that need its type checker (API levels, UI syntax). */
+let lastProgram: unknown;
+export function lastEtsProgram(): unknown {
+  return lastProgram;
+}
+
 export function runArkTsCheck(files: string[]): Diagnostic[] {
   if (files.length === 0) return [];
   const options = etsCompilerOptions();
@@ -84,6 +90,7 @@ export function runArkTsCheck(files: string[]): Diagnostic[] {
   const rootNames = [...declarationRootFiles(), ...files];
   const builder = ts.createIncrementalProgramForArkTs({ rootNames, options });
   const program = builder.getProgram();
+  lastProgram = program;
   const raw: Array<[OhosDiagnostic, 'TS' | 'arkts']> = [];
   for (const d of program.getOptionsDiagnostics()) raw.push([d, 'TS']);
   for (const d of program.getGlobalDiagnostics()) raw.push([d, 'TS']);

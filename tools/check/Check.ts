@@ -2,7 +2,9 @@
 // every $r('app.…') / $string:… reference resolves. Usage: npm run check [-- --root <dir> ...] [--quiet]
 import * as path from 'node:path';
 import { ROOT, listEtsFiles } from './EtsProject';
-import { runArkTsCheck } from './ArkTsChecker';
+import { lastEtsProgram, runArkTsCheck } from './ArkTsChecker';
+import { checkApiLevels } from './ApiLevelChecker';
+import { checkMainPages, checkUiSyntax } from './UiSyntaxChecker';
 import { checkResources } from './ResourceChecker';
 import { checkLayering } from './LayeringChecker';
 import { Diagnostic, formatDiagnostic } from './Diagnostic';
@@ -23,7 +25,11 @@ function parseArgs(argv: string[]): { roots: string[] | undefined; extra: string
 
 export function runCheck(roots?: string[], extraFiles: string[] = []): { files: number; diagnostics: Diagnostic[] } {
   const files = [...listEtsFiles(roots), ...extraFiles];
-  const diagnostics = [...runArkTsCheck(files), ...checkResources(files), ...checkLayering(files)];
+  const diagnostics = [...runArkTsCheck(files)];
+  const program = lastEtsProgram();
+  if (program) diagnostics.push(...checkApiLevels(program, files), ...checkUiSyntax(program, files));
+  diagnostics.push(...checkMainPages());
+  diagnostics.push(...checkResources(files), ...checkLayering(files));
   return { files: files.length, diagnostics };
 }
 
@@ -37,7 +43,7 @@ function main(): void {
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   console.log(
-    `check: ${files} .ets files checked (type-check, ArkTS linter 1.1, resources, layering): ` +
+    `check: ${files} .ets files checked (type-check, ArkTS linter 1.1, API levels, ArkUI syntax, resources, layering): ` +
       `${errors} errors, ${warnings} warnings in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   process.exitCode = errors > 0 ? 1 : 0;

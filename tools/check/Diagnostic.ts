@@ -7,7 +7,7 @@ export interface Diagnostic {
   line: number;
   column: number;
   severity: Severity;
-  /** `TS2322`, an ArkTS rule such as `arkts-no-any-unknown`, or `resource-missing`. */
+  /** `TS2322`, an ArkTS rule such as `arkts-no-any-unknown`, `api-level`, an ArkUI compiler code such as `10905210`, or a project rule such as `layer-kit-in-core`. */
   rule: string;
   message: string;
 }

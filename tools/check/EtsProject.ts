@@ -1,6 +1,7 @@
 // Shared knowledge about the HarmonyOS project layout, used by the gate (check) and the test runner.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import JSON5 from 'json5';
 
 /** The project root; CHECK_PROJECT_ROOT points the gate at a copy (its self-test uses one). */
 export const ROOT = process.env.CHECK_PROJECT_ROOT ? path.resolve(process.env.CHECK_PROJECT_ROOT) : path.resolve(__dirname, '..', '..');
@@ -36,36 +37,7 @@ export function listEtsFiles(roots: readonly string[] = MODULE_DIRS.map((d) => p
   return files;
 }
 
-/** Minimal JSON5 reader for the project's own config files (comments, trailing commas, unquoted keys). */
+/** Reads a JSON5 config file (build-profile.json5, oh-package.json5, module.json5) with the json5 package. */
 export function readJson5(file: string): unknown {
-  const text = fs.readFileSync(file, 'utf8');
-  let out = '';
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"' || c === "'") {
-      let j = i + 1;
-      let s = '';
-      while (j < text.length && text[j] !== c) {
-        if (text[j] === '\\') {
-          s += text[j] + text[j + 1];
-          j += 2;
-          continue;
-        }
-        s += text[j] === '"' ? '\\"' : text[j];
-        j++;
-      }
-      out += '"' + s + '"';
-      i = j + 1;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (c === '/' && text[i + 1] === '*') {
-      i = text.indexOf('*/', i + 2) + 2;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  out = out.replace(/,(\s*[}\]])/g, '$1').replace(/([{,]\s*)([A-Za-z_$][\w$]*)\s*:/g, '$1"$2":');
-  return JSON.parse(out);
+  return JSON5.parse(fs.readFileSync(file, 'utf8'));
 }

@@ -106,13 +106,37 @@ function lineCol(text: string, index: number): { line: number; column: number } 
 
 const ETS_REF = /\$r\(\s*['"]app\.(\w+)\.(\w+)['"]\s*\)/g;
 const JSON_REF = /"\$(string|media|color|float|profile|integer|boolean):(\w+)"/g;
+/** Any literal $r('…'), to judge its form and type as the compiler does. */
+const ETS_ANY_REF = /\$r\(\s*['"]([^'"]*)['"]/g;
+/** The resource types of the compiler's resource check. */
+const RESOURCE_TYPES = new Set(['color', 'float', 'string', 'plural', 'media', 'profile', 'boolean', 'integer', 'intarray',
+  'strarray', 'pattern', 'theme', 'symbol']);
 
+/**
+ * The compiler's resource codes: 10903329 unknown resource name, 10903330 unknown type, 10905332 not of the form
+ * 'xxx.yyy.zzz'. Config files ("$string:name") report the name the same way.
+ */
 function checkReferences(file: string, text: string, refs: RegExp, index: ResourceIndex, out: Diagnostic[]): void {
   for (const m of text.matchAll(refs)) {
     const [type, name] = [m[1], m[2]];
+    if (!RESOURCE_TYPES.has(type)) continue;
     if (!index.get(type)?.has(name)) {
       const pos = lineCol(text, m.index ?? 0);
-      out.push({ file, ...pos, severity: 'error', rule: 'resource-missing', message: `No ${type} resource named '${name}' is visible to this module (${m[0]}).` });
+      out.push({ file, ...pos, severity: 'error', rule: '10903329', message: `Unknown resource name '${name}'. No ${type} resource of that name is visible to this module (${m[0]}).` });
+    }
+  }
+}
+
+function checkReferenceForms(file: string, text: string, out: Diagnostic[]): void {
+  for (const m of text.matchAll(ETS_ANY_REF)) {
+    const parts = m[1].split('.');
+    const pos = lineCol(text, m.index ?? 0);
+    if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
+      out.push({ file, ...pos, severity: 'error', rule: '10905332', message: `Invalid resource file parameter. Enter a value in the format of 'xxx.yyy.zzz'. (${m[0]})` });
+    } else if (parts[0] === 'app' && !RESOURCE_TYPES.has(parts[1])) {
+      out.push({ file, ...pos, severity: 'error', rule: '10903330', message: `Unknown resource type '${parts[1]}'.` });
+    } else if (parts[0] !== 'app' && parts[0] !== 'sys') {
+      out.push({ file, ...pos, severity: 'error', rule: '10903331', message: `Unknown resource source '${parts[0]}'.` });
     }
   }
 }
@@ -161,7 +185,9 @@ export function checkResources(etsFiles: string[]): Diagnostic[] {
   for (const file of etsFiles) {
     const where = locate(file);
     if (!where) continue;
-    checkReferences(file, fs.readFileSync(file, 'utf8'), ETS_REF, indexFor(where.moduleRoot, where.sourceSet), out);
+    const text = fs.readFileSync(file, 'utf8');
+    checkReferenceForms(file, text, out);
+    checkReferences(file, text, ETS_REF, indexFor(where.moduleRoot, where.sourceSet), out);
   }
   // Config files: module.json5 (main and ohosTest) and app.json5 reference resources with "$type:name".
   const appJson = path.join(ROOT, 'AppScope', 'app.json5');
