@@ -1,4 +1,5 @@
-// Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification), node:crypto only.
+// Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification): node:crypto for
+// signatures and chain links, @peculiar/x509 for certificate fields and extensions, lru-cache for the chain cache.
 //
 // Rules (facts §4): alg must be ES256; x5c must hold exactly 3 certificates (leaf, intermediate, root); the leaf and
 // the intermediate are validated up to a PINNED root from configuration (the root inside x5c is never trusted, not
@@ -14,9 +15,12 @@
 // bytes), with expiry. A hit skips certificate parsing and chain signatures, but validity at signedTime is still
 // checked and the JWS signature is always verified with the cached leaf KeyObject.
 import * as crypto from 'node:crypto';
-import { basicConstraintsCa, crlDistributionUris, DerError, encodeOid, keyUsageBits, parseCertFields, type CertFields } from './Der';
+import { LRUCache } from 'lru-cache';
+import {
+  basicConstraintsCa, CertificateFormatError, crlDistributionUris, extensionValue as extValue, keyUsageFlags, KU_DIGITAL_SIGNATURE,
+  KU_KEY_CERT_SIGN, OID_BASIC_CONSTRAINTS, OID_CRL_DP, OID_KEY_USAGE, parseCertFields, type CertFields,
+} from './CertificateFields';
 import { RejectError } from './Errors';
-import { LruCache } from './LruCache';
 
 export const HUAWEI_IAP_LEAF_OID = '1.3.6.1.4.1.2011.2.415.1.1';
 
@@ -68,23 +72,9 @@ export interface VerifiedJws<T = Record<string, unknown>> {
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const OID_BASIC_CONSTRAINTS = '2.5.29.19';
-const OID_KEY_USAGE = '2.5.29.15';
-const OID_CRL_DP = '2.5.29.31';
 // Critical extensions a PKIX validator understands; any other critical extension makes a certificate unusable.
-const KNOWN_CRITICAL = new Set(
-  ['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.30', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.37', '2.5.29.54'].map(
-    (o) => encodeOid(o).toString('hex'),
-  ),
-);
-const KU_DIGITAL_SIGNATURE = 1 << 0;
-const KU_KEY_CERT_SIGN = 1 << 5;
+const KNOWN_CRITICAL = new Set(['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.30', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.37', '2.5.29.54']);
 const MAX_JWS_LENGTH = 64 * 1024;
-const ECDSA_SIG_HASH = new Map([
-  [encodeOid('1.2.840.10045.4.3.2').toString('hex'), 'sha256'],
-  [encodeOid('1.2.840.10045.4.3.3').toString('hex'), 'sha384'],
-  [encodeOid('1.2.840.10045.4.3.4').toString('hex'), 'sha512'],
-]);
 // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) 04 ... }
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex');
 
@@ -127,9 +117,9 @@ function signedTimeOf(payload: Record<string, unknown>): number {
 export class JwsVerifier {
   private readonly roots: crypto.X509Certificate[];
   private readonly rootKeys: crypto.KeyObject[];
-  private readonly intCache: LruCache<IntermediateEntry> | undefined;
-  private readonly oidHex: string;
-  private readonly cache: LruCache<ValidatedChain> | undefined;
+  private readonly intCache: ExpiringLru<IntermediateEntry> | undefined;
+  private readonly leafOid: string;
+  private readonly cache: ExpiringLru<ValidatedChain> | undefined;
   private readonly skew: number;
   private readonly now: () => number;
 
@@ -138,12 +128,12 @@ export class JwsVerifier {
     this.roots = pems.flatMap(splitPem).map((der) => new crypto.X509Certificate(der));
     if (this.roots.length === 0) throw new Error('JwsVerifier: no trusted root certificate in trustedRootsPem');
     this.rootKeys = this.roots.map((r) => r.publicKey);
-    this.oidHex = encodeOid(opts.requiredLeafOid ?? HUAWEI_IAP_LEAF_OID).toString('hex');
+    this.leafOid = opts.requiredLeafOid ?? HUAWEI_IAP_LEAF_OID;
     const c = opts.cache === undefined ? {} : opts.cache;
-    this.cache = c === false ? undefined : new LruCache<ValidatedChain>(c.maxEntries ?? 1024, c.ttlMs ?? 3_600_000);
-    this.intCache = c === false ? undefined : new LruCache<IntermediateEntry>(Math.min(c.maxEntries ?? 1024, 256), c.ttlMs ?? 3_600_000);
     this.skew = opts.maxClockSkewMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
+    this.cache = c === false ? undefined : new ExpiringLru<ValidatedChain>(c.maxEntries ?? 1024, c.ttlMs ?? 3_600_000);
+    this.intCache = c === false ? undefined : new ExpiringLru<IntermediateEntry>(Math.min(c.maxEntries ?? 1024, 256), c.ttlMs ?? 3_600_000);
   }
 
   cacheStats(): { size: number; hits: number; misses: number; evictions: number } | undefined {
@@ -225,24 +215,24 @@ export class JwsVerifier {
     return Buffer.from(b64, 'base64');
   }
 
-  private fields(der: Buffer, what: string): CertFields {
-    const f = this.parseFields(der, what);
+  private fields(der: Buffer, what: string, parsed?: crypto.X509Certificate): CertFields {
+    const f = this.parseFields(der, what, parsed);
     this.checkCritical(f, what);
     return f;
   }
 
-  private parseFields(der: Buffer, what: string): CertFields {
+  private parseFields(der: Buffer, what: string, parsed?: crypto.X509Certificate): CertFields {
     try {
-      return parseCertFields(der);
+      return parseCertFields(der, parsed);
     } catch (e) {
-      if (e instanceof DerError) throw new RejectError('bad-certificate', `${what}: ${e.message}`);
+      if (e instanceof CertificateFormatError) throw new RejectError('bad-certificate', `${what}: ${e.message}`);
       throw e;
     }
   }
 
   private checkCritical(f: CertFields, what: string): void {
     for (const e of f.extensions) {
-      if (e.critical && !KNOWN_CRITICAL.has(e.oid.toString('hex'))) {
+      if (e.critical && !KNOWN_CRITICAL.has(e.oid)) {
         throw new RejectError('bad-certificate', `${what} has an unsupported critical extension`);
       }
     }
@@ -262,7 +252,7 @@ export class JwsVerifier {
     // The x5c root (third entry) is ignored on purpose: only the pinned roots are anchors.
     const rootIdx = this.roots.findIndex((r, k) => cert.checkIssued(r) && cert.verify(this.rootKeys[k]!));
     if (rootIdx < 0) throw new RejectError('untrusted-chain', 'intermediate is not issued by the pinned root');
-    const fields = this.parseFields(der, 'intermediate');
+    const fields = this.parseFields(der, 'intermediate', cert);
     // A self-issued "intermediate" is a root (the pinned one, signed by itself): the leaf would be issued by a root.
     if (fields.issuer.equals(fields.subject)) {
       throw new RejectError('untrusted-chain', 'the intermediate is a self-issued root certificate, not an intermediate CA');
@@ -270,7 +260,7 @@ export class JwsVerifier {
     if (!cert.ca) throw new RejectError('untrusted-chain', 'intermediate is not a CA');
     if (!extValue(fields, OID_BASIC_CONSTRAINTS)) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
     const ku = extValue(fields, OID_KEY_USAGE);
-    if (ku && !((keyUsageBits(ku) ?? 0) & KU_KEY_CERT_SIGN)) {
+    if (ku && !((keyUsageFlags(ku) ?? 0) & KU_KEY_CERT_SIGN)) {
       throw new RejectError('untrusted-chain', 'intermediate key usage lacks keyCertSign');
     }
     this.checkCritical(fields, 'intermediate');
@@ -284,24 +274,14 @@ export class JwsVerifier {
     const leafDer = this.decodeCert(leafB64, 'leaf certificate');
     const lf = this.fields(leafDer, 'leaf');
 
-    // Fast path: ECDSA-signed leaf whose issuer Name is byte-identical to the intermediate's subject — verify the
-    // TBS signature directly. Anything else goes through OpenSSL's full certificate parser.
-    const hash = ECDSA_SIG_HASH.get(lf.sigAlgOid.toString('hex'));
+    // The leaf signature is checked by OpenSSL over the bytes as received. An issuer Name byte-identical to the
+    // intermediate's subject (the normal case) skips OpenSSL's name-matching step.
+    const leaf = lf.cert;
     let issued: boolean;
-    if (hash !== undefined && lf.issuer.equals(int.fields.subject)) {
-      try {
-        issued = crypto.verify(hash, lf.tbs, { key: int.key, dsaEncoding: 'der' }, lf.signature);
-      } catch {
-        issued = false;
-      }
-    } else {
-      let leaf: crypto.X509Certificate;
-      try {
-        leaf = new crypto.X509Certificate(leafDer);
-      } catch {
-        throw new RejectError('bad-certificate', 'leaf certificate is not an X.509 certificate');
-      }
-      issued = leaf.checkIssued(int.cert) && leaf.verify(int.key);
+    try {
+      issued = (lf.issuer.equals(int.fields.subject) || leaf.checkIssued(int.cert)) && leaf.verify(int.key);
+    } catch {
+      issued = false;
     }
     if (!issued) throw new RejectError('untrusted-chain', 'leaf is not issued by the intermediate');
     const leafBc = extValue(lf, OID_BASIC_CONSTRAINTS);
@@ -314,10 +294,10 @@ export class JwsVerifier {
     if (leafIsCa) throw new RejectError('bad-certificate', 'leaf is a CA certificate, not an end-entity signing leaf');
 
     const leafKu = extValue(lf, OID_KEY_USAGE);
-    if (leafKu && !((keyUsageBits(leafKu) ?? 0) & KU_DIGITAL_SIGNATURE)) {
+    if (leafKu && !((keyUsageFlags(leafKu) ?? 0) & KU_DIGITAL_SIGNATURE)) {
       throw new RejectError('bad-certificate', 'leaf key usage lacks digitalSignature');
     }
-    if (!lf.extensions.some((e) => !e.critical && e.oid.toString('hex') === this.oidHex)) {
+    if (!lf.extensions.some((e) => !e.critical && e.oid === this.leafOid)) {
       throw new RejectError('missing-oid', 'leaf lacks the IAP extension OID as a non-critical extension');
     }
     // ES256 needs an EC P-256 leaf key: SubjectPublicKeyInfo = fixed prefix || 04 || X || Y.
@@ -358,11 +338,6 @@ interface IntermediateEntry {
   crlUris: string[];
 }
 
-function extValue(f: CertFields, oid: string): Buffer | undefined {
-  const hex = encodeOidCached(oid);
-  return f.extensions.find((e) => e.oid.toString('hex') === hex)?.value;
-}
-
 function crlUrisOf(f: CertFields): string[] {
   const v = extValue(f, OID_CRL_DP);
   try {
@@ -372,12 +347,42 @@ function crlUrisOf(f: CertFields): string[] {
   }
 }
 
-const oidHexCache = new Map<string, string>();
-function encodeOidCached(oid: string): string {
-  let v = oidHexCache.get(oid);
-  if (v === undefined) {
-    v = encodeOid(oid).toString('hex');
-    oidHexCache.set(oid, v);
+/**
+ * A bounded LRU (the lru-cache package) whose entries expire `ttlMs` after they were set, on the verifier's own
+ * clock (injected in tests); counts hits, misses and evictions for cacheStats().
+ */
+class ExpiringLru<V extends object> {
+  private readonly lru: LRUCache<string, { value: V; expiresAt: number }>;
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+
+  constructor(maxEntries: number, private readonly ttlMs: number) {
+    if (!(maxEntries >= 1)) throw new Error('maxEntries must be >= 1');
+    this.lru = new LRUCache({
+      max: maxEntries,
+      dispose: (_v, _k, reason) => {
+        if (reason === 'evict') this.evictions++;
+      },
+    });
   }
-  return v;
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get(key: string, now: number): V | undefined {
+    const e = this.lru.get(key);
+    if (e !== undefined && e.expiresAt > now) {
+      this.hits++;
+      return e.value;
+    }
+    if (e !== undefined) this.lru.delete(key);
+    this.misses++;
+    return undefined;
+  }
+
+  set(key: string, value: V, now: number): void {
+    this.lru.set(key, { value, expiresAt: now + this.ttlMs });
+  }
 }
