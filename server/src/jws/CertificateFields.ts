@@ -4,6 +4,7 @@
 // decode throws CertificateFormatError; callers map that to a "bad-certificate" rejection.
 import 'reflect-metadata';
 import * as crypto from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import * as x509 from '@peculiar/x509';
 
 export class CertificateFormatError extends Error {}
@@ -20,6 +21,11 @@ class ParsedCertificate extends x509.X509Certificate {
   /** X.509 version field: 0 = v1, 1 = v2, 2 = v3. */
   get versionNumber(): number {
     return this.asn.tbsCertificate.version;
+  }
+
+  /** The parsed certificate encoded again by the schema, which writes DER (minimal lengths, defaults omitted). */
+  derReencoding(): Buffer {
+    return Buffer.from(AsnConvert.serialize(this.asn));
   }
 }
 
@@ -63,6 +69,14 @@ export function parseCertFields(der: Buffer, parsed?: crypto.X509Certificate): C
   // carries trailing bytes (one certificate, one encoding: the device refuses them too).
   if (node.raw.length !== der.length) throw new CertificateFormatError('trailing bytes after the certificate');
   if (cert.versionNumber !== 2) throw new CertificateFormatError('not an X.509 v3 certificate');
+  // One certificate, one encoding, as on the device: BER forms (long-form short lengths, an explicit critical FALSE)
+  // decode to the same fields, so they are found by comparing with the schema's DER encoding of those fields.
+  if (!cert.derReencoding().equals(der)) throw new CertificateFormatError('not DER (a BER or non-canonical encoding)');
+  const oids = new Set<string>();
+  for (const e of cert.extensions) {
+    if (oids.has(e.type)) throw new CertificateFormatError(`duplicate extension ${e.type}`);
+    oids.add(e.type);
+  }
   const notBefore = cert.notBefore.getTime();
   const notAfter = cert.notAfter.getTime();
   if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter)) throw new CertificateFormatError('bad validity');

@@ -232,7 +232,8 @@ export class JwsVerifier {
 
   private checkCritical(f: CertFields, what: string): void {
     for (const e of f.extensions) {
-      if (e.critical && !KNOWN_CRITICAL.has(e.oid)) {
+      // The IAP leaf OID critical is judged later, as missing-oid (it must be non-critical), as on the device.
+      if (e.critical && !KNOWN_CRITICAL.has(e.oid) && e.oid !== this.leafOid) {
         throw new RejectError('bad-certificate', `${what} has an unsupported critical extension`);
       }
     }
