@@ -9,6 +9,7 @@ import {
   caLeaf,
   hasHighS,
   leafIssuedByRoot,
+  oddCertificateVectors,
   P256_ORDER_HEX,
   pinnedRootAsLeaf,
   signRaw,
@@ -79,6 +80,14 @@ describe('chains the functional tests do not build', () => {
     const padded = (b64: string): string => Buffer.concat([Buffer.from(b64, 'base64'), Buffer.alloc(2)]).toString('base64');
     assert.equal(await verdict(pki.signJws(orderPayload(), { x5c: [padded(x[0]!), x[1]!, x[2]!] })), 'bad-certificate');
     assert.equal(await verdict(pki.signJws(orderPayload(), { x5c: [x[0]!, padded(x[1]!), x[2]!] })), 'bad-certificate');
+  });
+  it('the shared odd-certificate vectors get the verdicts the device gives them (JwsHardening.test.ets)', async () => {
+    const wrong: string[] = [];
+    for (const v of await oddCertificateVectors(pki, orderPayload())) {
+      const got = await verdict(v.jws);
+      if (got !== v.expected) wrong.push(`${v.name}: ${got}, expected ${v.expected}`);
+    }
+    assert.deepEqual(wrong, []);
   });
   it('x5c[2] that is another root does not matter: leaf and intermediate chain to the pinned root → valid', async () => {
     assert.equal(await verdict(withForeignX5cRoot(pki, foreign, orderPayload())), 'valid');

@@ -33,15 +33,16 @@ async function webSigningKey(key: crypto.KeyObject): Promise<X509Key> {
 }
 
 /** A P-256 certificate for a fresh key, issued by (issuerDer, issuerKey), with exactly `extensions`. */
-async function issue(issuerDer: Buffer, issuerKey: crypto.KeyObject, subject: string, extensions: x509.Extension[]): Promise<IssuedCert> {
+async function issue(issuerDer: Buffer, issuerKey: crypto.KeyObject, subject: string, extensions: x509.Extension[],
+  validity: { notBefore: number; notAfter: number } = { notBefore: Date.now() - DAY, notAfter: Date.now() + 365 * DAY }): Promise<IssuedCert> {
   const pair = (await crypto.webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as
     crypto.webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: `1${crypto.randomBytes(8).toString('hex')}`,
     subject,
     issuer: new x509.X509Certificate(issuerDer).subject,
-    notBefore: new Date(Date.now() - DAY),
-    notAfter: new Date(Date.now() + 365 * DAY),
+    notBefore: new Date(validity.notBefore),
+    notAfter: new Date(validity.notAfter),
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
     publicKey: pair.publicKey as unknown as X509Key,
     signingKey: await webSigningKey(issuerKey),
@@ -191,4 +192,104 @@ export function signRaw(pki: TestPki, headerJson: string, payloadText: string): 
   const signingInput = `${Buffer.from(headerJson, 'utf8').toString('base64url')}.${Buffer.from(payloadText, 'utf8').toString('base64url')}`;
   const sig = crypto.sign('sha256', Buffer.from(signingInput, 'ascii'), { key: pki.leafPrivateKey, dsaEncoding: 'ieee-p1363' });
   return `${signingInput}.${sig.toString('base64url')}`;
+}
+
+// --- shared certificate vectors -----------------------------------------------------------------------------------
+
+/** One odd chain and the verdict both verifiers give it ('valid' or a RejectionReason code). */
+export interface OddCertificateVector {
+  name: string;
+  jws: string;
+  expected: string;
+}
+
+function intermediateExtensions(): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+  ];
+}
+
+/** A leaf under the pki's intermediate with exactly `extensions`, and its JWS. */
+async function leafWith(pki: TestPki, payload: object, extensions: x509.Extension[]): Promise<string> {
+  const leaf = await issue(pki.intermediateDer, pki.intermediatePrivateKey, 'CN=Odd Leaf', extensions);
+  return jwsWith(leaf.key, [leaf.der, pki.intermediateDer, pki.rootDer], payload);
+}
+
+/** The pki's leaf with its tbsCertificate rewritten by `edit` and re-signed by the intermediate. */
+function leafTbsEdited(pki: TestPki, payload: object, edit: (tbs: Buffer) => Buffer): string {
+  const der = pki.leafDer;
+  const tbsTlv = childrenOf(der, readTlv(der, 0))[0]!;
+  const tbs = edit(der.subarray(tbsTlv.start, tbsTlv.end));
+  return jwsWith(pki.leafPrivateKey, [resign(tbs, pki.intermediatePrivateKey), pki.intermediateDer, pki.rootDer], payload);
+}
+
+/** `tbs` with the DER of the extension `oid` rewritten by `edit` (lengths of the enclosing TLVs recomputed). */
+function withExtensionEdited(tbs: Buffer, oid: string, edit: (ext: Buffer, parts: Buffer[]) => Buffer[]): Buffer {
+  const top = readTlv(tbs, 0);
+  const fields = childrenOf(tbs, top).map((t) => {
+    if (t.tag !== 0xa3) return tbs.subarray(t.start, t.end);
+    const seq = childrenOf(tbs, t)[0]!;
+    const exts = childrenOf(tbs, seq).map((e) => {
+      const ext = tbs.subarray(e.start, e.end);
+      const parts = childrenOf(tbs, e).map((p) => tbs.subarray(p.start, p.end));
+      const oidHex = new x509.Extension(oid, false, new Uint8Array(0)).rawData;
+      const wanted = Buffer.from(oidHex).subarray(2, 2 + parts[0]!.length);
+      return parts[0]!.equals(wanted) ? Buffer.concat(edit(ext, parts)) : [ext].map((b) => b)[0]!;
+    });
+    return tlv(0xa3, tlv(0x30, Buffer.concat(exts.map((e) => (e.length > 0 && e[0] === 0x30 ? e : tlv(0x30, e))))));
+  });
+  return tlv(0x30, Buffer.concat(fields));
+}
+
+/**
+ * Certificates with odd extensions, non-canonical encodings, expired intermediates and roots in the wrong place, as
+ * one table: the server hardening suite and the device's JwsHardening suite both run it and expect the same verdict.
+ */
+export async function oddCertificateVectors(pki: TestPki, payload: object): Promise<OddCertificateVector[]> {
+  const now = Date.now();
+  const iap = (): x509.Extension => new x509.Extension(IAP_LEAF_OID, false, DER_NULL);
+  const expiredInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=Expired Intermediate', intermediateExtensions(),
+    { notBefore: now - 400 * DAY, notAfter: now - DAY });
+  const leafUnderExpired = await issue(expiredInt.der, expiredInt.key, 'CN=Leaf Under Expired', signingLeafExtensions());
+  const noCertSignInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=No CertSign Intermediate', [
+    new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.cRLSign, true)]);
+  const leafUnderNoCertSign = await issue(noCertSignInt.der, noCertSignInt.key, 'CN=Leaf Under No CertSign', signingLeafExtensions());
+  const notCaInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=Not CA Intermediate', [
+    new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)]);
+  const leafUnderNotCa = await issue(notCaInt.der, notCaInt.key, 'CN=Leaf Under Not CA', signingLeafExtensions());
+  return [
+    { name: 'a leaf with an unknown critical extension', expected: 'bad-certificate',
+      jws: await leafWith(pki, payload, [...signingLeafExtensions(), new x509.Extension('1.2.3.4.5.6', true, DER_NULL)]) },
+    { name: 'a leaf with an unknown non-critical extension', expected: 'valid',
+      jws: await leafWith(pki, payload, [...signingLeafExtensions(), new x509.Extension('1.2.3.4.5.6', false, DER_NULL)]) },
+    { name: 'a leaf whose IAP extension is critical', expected: 'missing-oid',
+      jws: await leafWith(pki, payload, [new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.Extension(IAP_LEAF_OID, true, DER_NULL)]) },
+    { name: 'a leaf without the IAP extension', expected: 'missing-oid',
+      jws: await leafWith(pki, payload, [new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)]) },
+    { name: 'a leaf whose keyUsage lacks digitalSignature', expected: 'bad-certificate',
+      jws: await leafWith(pki, payload, [new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyEncipherment, true), iap()]) },
+    { name: 'a leaf without basicConstraints nor keyUsage', expected: 'valid', jws: await leafWith(pki, payload, [iap()]) },
+    { name: 'a leaf with an explicit critical FALSE (BER, not DER)', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, IAP_LEAF_OID,
+        (_ext, parts) => [tlv(0x30, Buffer.concat([parts[0]!, Buffer.from([0x01, 0x01, 0x00]), ...parts.slice(1)]))])) },
+    { name: 'a leaf with a duplicated extension', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, IAP_LEAF_OID, (ext) => [ext, ext])) },
+    { name: 'a leaf with a non-minimal length (BER long form for a short length)', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, IAP_LEAF_OID,
+        (ext) => [Buffer.concat([Buffer.from([0x30, 0x81, ext[1]!]), ext.subarray(2)])])) },
+    { name: 'an expired intermediate', expected: 'cert-expired',
+      jws: jwsWith(leafUnderExpired.key, [leafUnderExpired.der, expiredInt.der, pki.rootDer], payload) },
+    { name: 'an intermediate whose keyUsage lacks keyCertSign', expected: 'untrusted-chain',
+      jws: jwsWith(leafUnderNoCertSign.key, [leafUnderNoCertSign.der, noCertSignInt.der, pki.rootDer], payload) },
+    { name: 'an intermediate that is not a CA', expected: 'untrusted-chain',
+      jws: jwsWith(leafUnderNotCa.key, [leafUnderNotCa.der, notCaInt.der, pki.rootDer], payload) },
+    { name: 'the pinned root presented as the intermediate', expected: 'untrusted-chain', jws: await leafIssuedByRoot(pki, payload) },
+    { name: 'the intermediate presented as the leaf', expected: 'untrusted-chain',
+      jws: jwsWith(pki.intermediatePrivateKey, [pki.intermediateDer, pki.intermediateDer, pki.rootDer], payload) },
+    { name: 'a v1 leaf', expected: 'bad-certificate', jws: v1Leaf(pki, payload) },
+  ];
 }

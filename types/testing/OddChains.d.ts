@@ -28,3 +28,16 @@ export declare const P256_ORDER_HEX: string;
 
 /** Signs the header and payload texts exactly as given (duplicate keys and odd types survive) with the leaf key. */
 export declare function signRaw(pki: TestPki, headerJson: string, payloadText: string): string;
+
+/** One odd chain and the verdict both verifiers give it ('valid' or a RejectionReason code). */
+export declare interface OddCertificateVector {
+  name: string;
+  jws: string;
+  expected: string;
+}
+
+/**
+ * Certificates with odd extensions, non-canonical encodings, expired intermediates and roots in the wrong place; the
+ * server hardening suite runs the same table.
+ */
+export declare function oddCertificateVectors(pki: TestPki, payload: Object): Promise<OddCertificateVector[]>;

@@ -23,6 +23,8 @@ function readTlv(buf: Uint8Array, pos: number, limit: number): Tlv {
     if (p + n > limit) throw new DerError('truncated length');
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + buf[p + i]!;
+    // DER: the shortest length form (BER long forms of short lengths are another encoding of the same certificate).
+    if (len < 0x80 || buf[p] === 0) throw new DerError('non-minimal length (BER, not DER)');
     p += n;
   }
   if (p + len > limit) throw new DerError('truncated content');
@@ -135,11 +137,14 @@ export function parseCertFields(der: Uint8Array): CertFields {
       let critical = false;
       let k = 1;
       if (parts[k]?.tag === 0x01) {
-        critical = der[parts[k]!.start] !== 0;
+        // DER omits the DEFAULT FALSE and writes TRUE as FF, as the device requires.
+        if (parts[k]!.end - parts[k]!.start !== 1 || der[parts[k]!.start] !== 0xff) throw new DerError('critical must be TRUE (FF) when present');
+        critical = true;
         k++;
       }
       const val = parts[k];
       if (!val || val.tag !== 0x04) throw new DerError('bad extension value');
+      if (extensions.some((e) => e.oid.equals(der.subarray(oid.start, oid.end)))) throw new DerError('duplicate extension');
       extensions.push({
         oid: Buffer.from(der.subarray(oid.start, oid.end)),
         critical,

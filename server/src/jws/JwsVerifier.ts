@@ -1,4 +1,5 @@
-// Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification), node:crypto only.
+// Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification): node:crypto, a
+// minimal strict DER reader (Der.ts; @peculiar/x509 measured 7x too slow for the cold-path goal), lru-cache.
 //
 // Rules (facts §4): alg must be ES256; x5c must hold exactly 3 certificates (leaf, intermediate, root); the leaf and
 // the intermediate are validated up to a PINNED root from configuration (the root inside x5c is never trusted, not
@@ -16,7 +17,7 @@
 import * as crypto from 'node:crypto';
 import { basicConstraintsCa, crlDistributionUris, DerError, encodeOid, keyUsageBits, parseCertFields, type CertFields } from './Der';
 import { RejectError } from './Errors';
-import { LruCache } from './LruCache';
+import { LRUCache } from 'lru-cache';
 
 export const HUAWEI_IAP_LEAF_OID = '1.3.6.1.4.1.2011.2.415.1.1';
 
@@ -127,9 +128,9 @@ function signedTimeOf(payload: Record<string, unknown>): number {
 export class JwsVerifier {
   private readonly roots: crypto.X509Certificate[];
   private readonly rootKeys: crypto.KeyObject[];
-  private readonly intCache: LruCache<IntermediateEntry> | undefined;
+  private readonly intCache: ExpiringLru<IntermediateEntry> | undefined;
   private readonly oidHex: string;
-  private readonly cache: LruCache<ValidatedChain> | undefined;
+  private readonly cache: ExpiringLru<ValidatedChain> | undefined;
   private readonly skew: number;
   private readonly now: () => number;
 
@@ -140,8 +141,8 @@ export class JwsVerifier {
     this.rootKeys = this.roots.map((r) => r.publicKey);
     this.oidHex = encodeOid(opts.requiredLeafOid ?? HUAWEI_IAP_LEAF_OID).toString('hex');
     const c = opts.cache === undefined ? {} : opts.cache;
-    this.cache = c === false ? undefined : new LruCache<ValidatedChain>(c.maxEntries ?? 1024, c.ttlMs ?? 3_600_000);
-    this.intCache = c === false ? undefined : new LruCache<IntermediateEntry>(Math.min(c.maxEntries ?? 1024, 256), c.ttlMs ?? 3_600_000);
+    this.cache = c === false ? undefined : new ExpiringLru<ValidatedChain>(c.maxEntries ?? 1024, c.ttlMs ?? 3_600_000);
+    this.intCache = c === false ? undefined : new ExpiringLru<IntermediateEntry>(Math.min(c.maxEntries ?? 1024, 256), c.ttlMs ?? 3_600_000);
     this.skew = opts.maxClockSkewMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
   }
@@ -242,7 +243,8 @@ export class JwsVerifier {
 
   private checkCritical(f: CertFields, what: string): void {
     for (const e of f.extensions) {
-      if (e.critical && !KNOWN_CRITICAL.has(e.oid.toString('hex'))) {
+      // The IAP leaf OID critical is judged later, as missing-oid (it must be non-critical), as on the device.
+      if (e.critical && !KNOWN_CRITICAL.has(e.oid.toString('hex')) && e.oid.toString('hex') !== this.oidHex) {
         throw new RejectError('bad-certificate', `${what} has an unsupported critical extension`);
       }
     }
@@ -369,6 +371,46 @@ function crlUrisOf(f: CertFields): string[] {
     return v ? crlDistributionUris(v) : [];
   } catch {
     return [];
+  }
+}
+
+/**
+ * A bounded LRU (the lru-cache package) whose entries expire `ttlMs` after they were set, on the verifier's own
+ * clock (injected in tests); counts hits, misses and evictions for cacheStats().
+ */
+class ExpiringLru<V extends object> {
+  private readonly lru: LRUCache<string, { value: V; expiresAt: number }>;
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+
+  constructor(maxEntries: number, private readonly ttlMs: number) {
+    if (!(maxEntries >= 1)) throw new Error('maxEntries must be >= 1');
+    this.lru = new LRUCache({
+      max: maxEntries,
+      dispose: (_v, _k, reason) => {
+        if (reason === 'evict') this.evictions++;
+      },
+    });
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get(key: string, now: number): V | undefined {
+    const e = this.lru.get(key);
+    if (e !== undefined && e.expiresAt > now) {
+      this.hits++;
+      return e.value;
+    }
+    if (e !== undefined) this.lru.delete(key);
+    this.misses++;
+    return undefined;
+  }
+
+  set(key: string, value: V, now: number): void {
+    this.lru.set(key, { value, expiresAt: now + this.ttlMs });
   }
 }
 
