@@ -1,6 +1,6 @@
 // The Fastify application and startServer(): the programmatic entry point used by Main.ts, the demo and benchmarks.
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { DEMO_CATALOG, type ServerConfig } from './Config';
+import { ConfigError, DEMO_CATALOG, type ServerConfig } from './Config';
 import { RejectError, TransientError } from './jws/Errors';
 import { JwsVerifier } from './jws/JwsVerifier';
 import { CrlRevocationChecker } from './jws/Revocation';
@@ -97,6 +97,13 @@ function sendRetry(reply: FastifyReply, reason: string, detail: string, seconds:
 
 /** Builds the Fastify app and its parts without listening. */
 export function buildApp(config: ServerConfig): AppParts {
+  if (config.confirm !== undefined && config.hooks?.grant === undefined) {
+    // Nobody confirms an order before the entitlement is durably recorded where it is granted. Without a grant hook
+    // the device grants, and only the device knows when its grant is durable: it finishes the order itself.
+    throw new ConfigError(
+      'server-side confirm delivery needs a server-side grant hook (hooks.grant): the server confirms only the orders it grants itself',
+    );
+  }
   const now = config.now ?? Date.now;
   const logger =
     config.logger === false
@@ -134,7 +141,8 @@ export function buildApp(config: ServerConfig): AppParts {
     appId: config.appId,
     environment: config.environment,
     catalog: config.products ?? DEMO_CATALOG,
-    confirmer: config.confirm,
+    // Only a server that grants itself confirms (checked above); its confirm runs after the grant's COMMIT.
+    confirmer: config.hooks?.grant !== undefined ? config.confirm : undefined,
     log: app.log,
     now,
   });
