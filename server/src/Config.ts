@@ -1,6 +1,7 @@
 // Server configuration: the typed object startServer() takes, and its loader from the environment (see README).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Authenticator } from './auth/Authenticator';
 import type { ShipmentConfirmer } from './confirm/ConfirmClient';
 import type { RevocationMode } from './jws/Revocation';
 import type { LedgerHooks } from './ledger/Ledger';
@@ -45,12 +46,24 @@ export interface ServerConfig {
   chainCache?: { maxEntries?: number; ttlMs?: number } | false;
   /** Optional CRL policy (default 'off'); see README. */
   revocation?: { mode: RevocationMode; timeoutMs?: number; fetch?: typeof fetch };
-  /** Optional server-side confirm delivery after a new grant (default: none; the device calls finishPurchase). */
+  /**
+   * Who is calling `/v1/purchases/verify`: the account comes from this session check, never from the body. Without
+   * one the server binds no order to any account (an app without accounts); `npm start` always sets one.
+   */
+  authenticator?: Authenticator;
+  /**
+   * Optional server-side confirm delivery (default: none; the device calls finishPurchase after its durable grant).
+   * Only for a server that grants itself: it requires `hooks.grant`, and confirms after the grant's COMMIT.
+   */
   confirm?: ShipmentConfirmer;
   /** Server-side entitlement hooks, run inside the ledger transaction. */
   hooks?: LedgerHooks;
   /** Most ledger writes group-committed in one transaction (default 256; 1 = one transaction per write). */
   ledgerMaxBatch?: number;
+  /** Request, header, idle-socket and keep-alive timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
+  timeouts?: { requestMs?: number; headersMs?: number; connectionMs?: number; keepAliveMs?: number };
+  /** Most concurrent sockets; more are refused at accept (default: no limit). */
+  maxConnections?: number;
   /** Allowed clock skew for signedTime in the future (default 5 min). */
   maxClockSkewMs?: number;
   /** Clock (tests). */
