@@ -318,10 +318,15 @@ export function buildApp(config: ServerConfig): AppParts {
     return { status: 'ok' };
   });
 
-  app.post<{ Body: { purchaseData: string } }>('/v1/purchases/verify', { schema: verifySchema }, async (req, reply) => {
-    // Authenticate before any work on the order: a caller without a session learns nothing about it.
+  // The session is checked on arrival, before the body is even parsed: a caller without one gets 401 whatever it
+  // sends, costs no parsing, and learns nothing about any order.
+  const accounts = new WeakMap<FastifyRequest, AuthenticatedAccount>();
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
     const account = await accountOf(req);
-    const r = await service.verifyPurchase(req.body.purchaseData, account);
+    if (account) accounts.set(req, account);
+  };
+  app.post<{ Body: { purchaseData: string } }>('/v1/purchases/verify', { schema: verifySchema, onRequest: authenticate }, async (req, reply) => {
+    const r = await service.verifyPurchase(req.body.purchaseData, accounts.get(req));
     if (r.kind === 'account-conflict') {
       req.log.info({ reason: 'account-conflict' }, 'rejected');
       return reply

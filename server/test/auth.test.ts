@@ -33,7 +33,7 @@ after(async () => {
 });
 
 function withSession(pd: string, authorization: string | undefined): ReturnType<typeof post> {
-  return post(`${server.url}/v1/purchases/verify`, { purchaseData: pd }, authorization === undefined ? {} : { authorization });
+  return post(`${server.url}/v1/purchases/verify`, { purchaseData: pd }, { authorization: authorization ?? '' });
 }
 
 function hs256(header: unknown, claims: unknown, secret: string = SESSION.secret): string {
@@ -129,6 +129,19 @@ describe('sessions', () => {
     assert.equal(a.status, 200, a.text);
     const b = await withSession(purchaseData(pki.signJws(orderPayload())), `Bearer ${hs256({ alg: 'HS256' }, claims({ iat: now() + 30 }))}`);
     assert.equal(b.status, 200, b.text);
+  });
+
+  it('without a session, any body gets 401 before it is parsed (not 400/413/415)', async () => {
+    for (const [body, type] of [
+      ['{not json', 'application/json'],
+      [JSON.stringify({ purchaseData: 'x', accountId: 'mallory' }), 'application/json'],
+      ['x'.repeat(70 * 1024), 'application/json'],
+      ['purchaseData=x', 'text/plain'],
+    ] as const) {
+      const r = await post(`${server.url}/v1/purchases/verify`, body, { authorization: '', 'content-type': type });
+      assert.equal(r.status, 401, `${type} ${body.slice(0, 20)}: ${r.text}`);
+      assert.equal(r.body.reason, 'session-required');
+    }
   });
 
   it('an accountId in the body is refused (400, naming the field): the account comes from the session', async () => {

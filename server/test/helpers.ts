@@ -107,10 +107,16 @@ export interface HttpResult {
   text: string;
 }
 
+/**
+ * POSTs `body` (JSON unless a string). Signed in as DEFAULT_ACCOUNT unless `headers.authorization` is given;
+ * `authorization: ''` sends no session.
+ */
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const auth = headers['authorization'] ?? `Bearer ${sessionFor(DEFAULT_ACCOUNT)}`;
+  const rest = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...(auth === '' ? {} : { authorization: auth }), ...rest },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -128,7 +134,7 @@ export async function post(url: string, body: unknown, headers: Record<string, s
  * `null` sends no session at all.
  */
 export function verifyReq(server: RunningServer, pd: string, accountId: string | null = DEFAULT_ACCOUNT): Promise<HttpResult> {
-  const headers: Record<string, string> = accountId === null ? {} : { authorization: `Bearer ${sessionFor(accountId)}` };
+  const headers: Record<string, string> = { authorization: accountId === null ? '' : `Bearer ${sessionFor(accountId)}` };
   return post(`${server.url}/v1/purchases/verify`, { purchaseData: pd }, headers);
 }
 
