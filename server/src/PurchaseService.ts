@@ -159,6 +159,7 @@ export class PurchaseService {
     const out = await this.d.ledger.deliver(order, accountId, now, this.d.confirmer !== undefined);
     if (out.kind === 'revoked') throw new RejectError('revoked', 'the order was revoked (refunded)');
     if (out.kind === 'account-conflict') return { kind: 'account-conflict' };
+    if (out.kind === 'token-conflict') throw new RejectError('invalid-payload', 'purchaseToken is already recorded for another order');
     // A bound order needs its account: a caller without one (a server run without an authenticator on a ledger
     // that has accounts) does not get it.
     if (out.replay && out.accountId !== undefined && accountId === undefined) return { kind: 'account-conflict' };
@@ -167,8 +168,7 @@ export class PurchaseService {
       out.replay ? 'order replayed' : 'order granted',
     );
     if (this.d.confirmer) {
-      const row = out.replay ? this.d.ledger.get(order.purchaseOrderId) : undefined;
-      if (!out.replay || (row && (row.confirmState === 'pending' || row.confirmState === 'failed'))) {
+      if (!out.replay || out.confirmState === 'pending' || out.confirmState === 'failed') {
         this.scheduleConfirm(order);
       }
     }
@@ -201,7 +201,8 @@ export class PurchaseService {
 
     // One unit of the ledger's group commit: recording the notification and what it does commit together.
     const result = await this.d.ledger.transaction((tx): NotificationResult => {
-      const fresh = tx.recordNotification({ requestId, type, subtype, orderId, token, now });
+      const rec = { requestId, type, subtype, orderId, token, now };
+      const fresh = tx.recordNotification(rec);
       if (!fresh) return { kind: 'duplicate' };
       let action = 'noted';
       if (type === 'REVOKE') {
@@ -212,16 +213,16 @@ export class PurchaseService {
           const r = tx.revoke({ purchaseOrderId: orderId, purchaseToken: token ?? '', productId, productType }, reason, now);
           action = r.alreadyRevoked ? 'already-revoked' : r.revokedGrant ? 'revoked-grant' : 'revoked-before-grant';
         } else if (token !== undefined) {
-          const rows = tx.ordersByToken(token);
-          for (const row of rows) tx.revoke(row, reason, now);
-          action = rows.length > 0 ? 'revoked-by-token' : 'unknown-token';
+          // Remembered even when no order carries the token yet: the later delivery is refused.
+          const n = tx.revokeToken(token, reason, now);
+          action = n > 0 ? 'revoked-by-token' : 'unknown-token';
         } else {
           action = 'revoke-without-reference';
         }
       }
       // DID_NEW_TRANSACTION, EXPIRE, DID_CHANGE_RENEWAL_STATUS, RENEWAL_TIME_MODIFIED, TEST and unknown types are
       // triggers only: the device's recovery sweep (or a status query) delivers; nothing to change here.
-      tx.setNotificationOutcome(requestId, action);
+      tx.setNotificationOutcome(rec, action);
       return { kind: 'processed', action };
     });
     if (result.kind === 'processed') {
