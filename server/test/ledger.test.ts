@@ -56,6 +56,24 @@ describe('ledger keys', () => {
     assert.equal((await ledger.deliver(a, 'p1', NOW + 2, false)).kind, 'revoked');
   }));
 
+  it('two ledgers on one file agree: a token refunded through one is refused by the other, one grant per token', async () => {
+    const file = tmpDb();
+    const one = new Ledger(file);
+    const two = new Ledger(file);
+    try {
+      const a = order();
+      await one.transaction((tx) => tx.revokeToken(a.purchaseToken, 'REFUND_TRANSACTION', NOW));
+      assert.equal((await two.deliver(a, 'p1', NOW, false)).kind, 'revoked');
+      const b = order();
+      const twin = order({ purchaseToken: b.purchaseToken });
+      const outs = await Promise.all([one.deliver(b, 'p1', NOW, false), two.deliver(twin, 'p1', NOW, false)]);
+      assert.deepEqual(outs.map((o) => o.kind).sort(), ['granted', 'token-conflict']);
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
   it('a revoke with an empty purchaseOrderId revokes by token and never stores an empty key', withLedger(async (ledger) => {
     const a = order();
     await ledger.deliver(a, 'p1', NOW, false);
