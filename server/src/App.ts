@@ -1,6 +1,8 @@
 // The Fastify application and startServer(): the programmatic entry point used by Main.ts, the demo and benchmarks.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { DEMO_CATALOG, type ServerConfig } from './Config';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import { AuthError, checkAccount, type AuthenticatedAccount } from './auth/Authenticator';
+import { ConfigError, DEMO_CATALOG, type ServerConfig } from './Config';
 import { RejectError, TransientError } from './jws/Errors';
 import { JwsVerifier } from './jws/JwsVerifier';
 import { CrlRevocationChecker } from './jws/Revocation';
@@ -29,7 +31,7 @@ export const REDACT_PATHS = [
 const rejection = {
   type: 'object',
   required: ['status', 'reason', 'detail'],
-  properties: { status: { type: 'string' }, reason: { type: 'string' }, detail: { type: 'string' } },
+  properties: { status: { type: 'string' }, reason: { type: 'string' }, detail: { type: 'string' }, field: { type: 'string' } },
 } as const;
 const retry = {
   type: 'object',
@@ -41,17 +43,15 @@ const retry = {
     retryAfterSeconds: { type: 'integer' },
   },
 } as const;
-const errorResponses = { 400: rejection, 413: rejection, 415: rejection, 422: rejection, 500: rejection, 503: retry } as const;
+const errorResponses = { 400: rejection, 401: rejection, 413: rejection, 415: rejection, 422: rejection, 500: rejection, 503: retry } as const;
 
 const verifySchema = {
   body: {
     type: 'object',
     required: ['purchaseData'],
     additionalProperties: false,
-    properties: {
-      purchaseData: { type: 'string', minLength: 1, maxLength: 60000 },
-      accountId: { type: 'string', minLength: 1, maxLength: 128 },
-    },
+    // No accountId: the account comes from the authenticated session, never from the body.
+    properties: { purchaseData: { type: 'string', minLength: 1, maxLength: 60000 } },
   },
   response: {
     200: {
@@ -59,6 +59,7 @@ const verifySchema = {
       required: ['status', 'payload'],
       properties: { status: { type: 'string' }, payload: { type: 'object', additionalProperties: true } },
     },
+    403: rejection,
     409: rejection,
     ...errorResponses,
   },
@@ -88,6 +89,37 @@ export interface AppParts {
   service: PurchaseService;
 }
 
+/** The routes and their methods: a known path with another method gets 405, not 404. */
+const ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['/healthz', ['GET', 'HEAD']],
+  ['/v1/purchases/verify', ['POST']],
+  ['/v1/notifications', ['POST']],
+]);
+
+/**
+ * The request path as it may be logged: a known route without its query (`?[redacted]`), anything else
+ * `[unrouted]`. A URL can carry a token or a JWS (`?purchaseToken=…`, a JWS pasted in a path): it is never logged.
+ */
+export function redactedPath(url: string | undefined): string {
+  const raw = url ?? '';
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  if (!ROUTES.has(path)) return '[unrouted]';
+  return q < 0 ? path : `${path}?[redacted]`;
+}
+
+/** Server timeouts (ms). Slow clients are cut off so that they cannot hold sockets and descriptors for ever. */
+export const DEFAULT_TIMEOUTS = {
+  /** The whole request (headers and body) must arrive within this time; else 408 and the socket is closed. */
+  requestMs: 20_000,
+  /** The headers must arrive within this time. */
+  headersMs: 10_000,
+  /** A socket with no activity at all for this long is closed. */
+  connectionMs: 60_000,
+  /** An idle keep-alive connection is closed after this long (keep it above your load balancer's idle timeout). */
+  keepAliveMs: 72_000,
+} as const;
+
 function sendRetry(reply: FastifyReply, reason: string, detail: string, seconds: number): FastifyReply {
   return reply
     .code(503)
@@ -95,8 +127,45 @@ function sendRetry(reply: FastifyReply, reason: string, detail: string, seconds:
     .send({ status: 'retry', reason, detail, retryAfterSeconds: seconds });
 }
 
+interface AjvIssue {
+  keyword?: string;
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** The field a schema error is about: `purchaseData`, `accountId`, …; '' for the body as a whole. */
+function fieldOf(issue: AjvIssue | undefined): string {
+  if (!issue) return '';
+  const extra = issue.params?.['additionalProperty'] ?? issue.params?.['missingProperty'];
+  const path = (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+  if (typeof extra === 'string') return path ? `${path}.${extra}` : extra;
+  return path;
+}
+
+function validationDetail(issue: AjvIssue | undefined, field: string): string {
+  if (field === 'accountId' && issue?.keyword === 'additionalProperties') {
+    return 'accountId is not accepted: the account comes from the session (Authorization: Bearer <token>)';
+  }
+  if (issue?.keyword === 'additionalProperties') return `${field} is not a field of this request`;
+  if (issue?.keyword === 'required') return `${field} is required`;
+  return `${field || 'body'} ${issue?.message ?? 'is invalid'}`;
+}
+
 /** Builds the Fastify app and its parts without listening. */
 export function buildApp(config: ServerConfig): AppParts {
+  if (config.confirm !== undefined && config.hooks?.grant === undefined) {
+    // Nobody confirms an order before the entitlement is durably recorded where it is granted. Without a grant hook
+    // the device grants, and only the device knows when its grant is durable: it finishes the order itself.
+    throw new ConfigError(
+      'server-side confirm delivery needs a server-side grant hook (hooks.grant): the server confirms only the orders it grants itself',
+    );
+  }
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
+  for (const [name, v] of Object.entries(timeouts)) {
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`timeouts.${name} must be a positive number of ms`);
+  }
+  if (timeouts.headersMs > timeouts.requestMs) throw new ConfigError('timeouts.headersMs must not exceed timeouts.requestMs');
   const now = config.now ?? Date.now;
   const logger =
     config.logger === false
@@ -105,14 +174,48 @@ export function buildApp(config: ServerConfig): AppParts {
           level: (config.logger === true || config.logger === undefined ? undefined : config.logger.level) ?? 'info',
           ...(typeof config.logger === 'object' && config.logger.stream ? { stream: config.logger.stream } : {}),
           redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+          serializers: {
+            req: (req: FastifyRequest) => ({ method: req.method, url: redactedPath(req.url), remoteAddress: req.ip }),
+          },
         };
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimit ?? DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.connectionMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // Node checks the header and request timeouts on this interval: a fraction of the shortest one.
+    http: {
+      headersTimeout: timeouts.headersMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(25, Math.floor(timeouts.headersMs / 4))),
+    },
+    // Node's parse errors carry the raw bytes received (`rawPacket`, which may hold a token): log the code only.
+    clientErrorHandler: (err: Error & { code?: string }, socket: Socket): void => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const overflow = err.code === 'HPE_HEADER_OVERFLOW';
+      const status = timeout ? 408 : overflow ? 431 : 400;
+      app.log.debug({ code: err.code ?? null, status }, timeout ? 'client timed out' : 'client error');
+      if (socket.writable) {
+        const body = JSON.stringify({
+          status: 'rejected',
+          reason: timeout ? 'request-timeout' : overflow ? 'headers-too-large' : 'bad-http',
+          detail: timeout ? 'the request did not arrive in time' : 'the request could not be parsed',
+        });
+        socket.write(
+          `HTTP/1.1 ${status} ${timeout ? 'Request Timeout' : overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  if (config.maxConnections !== undefined) app.server.maxConnections = config.maxConnections;
+  // Only JSON is spoken: text/plain gets 415 like every other media type (Fastify parses it by default).
+  app.removeContentTypeParser('text/plain');
 
   const verifier = new JwsVerifier({
     trustedRootsPem: config.trustedRootPem,
@@ -134,12 +237,21 @@ export function buildApp(config: ServerConfig): AppParts {
     appId: config.appId,
     environment: config.environment,
     catalog: config.products ?? DEMO_CATALOG,
-    confirmer: config.confirm,
+    // Only a server that grants itself confirms (checked above); its confirm runs after the grant's COMMIT.
+    confirmer: config.hooks?.grant !== undefined ? config.confirm : undefined,
     log: app.log,
     now,
   });
+  const authenticator = config.authenticator;
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
+    if (err instanceof AuthError) {
+      req.log.info({ reason: err.reason }, 'unauthenticated');
+      return reply
+        .code(401)
+        .header('www-authenticate', `Bearer realm="iap", error="${err.reason === 'session-required' ? 'invalid_request' : 'invalid_token'}"`)
+        .send({ status: 'unauthenticated', reason: err.reason, detail: err.detail });
+    }
     if (err instanceof RejectError) {
       req.log.info({ reason: err.reason }, 'rejected');
       return reply.code(422).send({ status: 'rejected', reason: err.reason, detail: err.detail });
@@ -151,8 +263,10 @@ export function buildApp(config: ServerConfig): AppParts {
     const fe = err as FastifyError;
     // Client errors: log the code only (never the message, which could echo request content).
     if (fe.validation) {
-      req.log.info({ code: 'validation' }, 'bad request');
-      return reply.code(400).send({ status: 'rejected', reason: 'bad-request', detail: `${fe.validationContext ?? 'body'} ${fe.validation[0]?.message ?? 'is invalid'}` });
+      const issue = fe.validation[0] as AjvIssue | undefined;
+      const field = fieldOf(issue);
+      req.log.info({ code: 'validation', field }, 'bad request');
+      return reply.code(400).send({ status: 'rejected', reason: 'bad-request', detail: validationDetail(issue, field), field });
     }
     switch (fe.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -174,9 +288,26 @@ export function buildApp(config: ServerConfig): AppParts {
     return reply.code(500).send({ status: 'error', reason: 'internal', detail: 'internal error; retry later' });
   });
 
-  app.setNotFoundHandler((_req, reply) => {
-    void reply.code(404).send({ status: 'rejected', reason: 'not-found', detail: 'no such route' });
+  app.setNotFoundHandler((req, reply) => {
+    const q = req.url.indexOf('?');
+    const allowed = ROUTES.get(q < 0 ? req.url : req.url.slice(0, q));
+    if (allowed) {
+      req.log.info({ method: req.method }, 'method not allowed');
+      void reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({ status: 'error', reason: 'method-not-allowed', detail: `use ${allowed.join(' or ')}` });
+      return;
+    }
+    void reply.code(404).send({ status: 'error', reason: 'not-found', detail: 'no such route' });
   });
+
+  /** The caller's account from its session; undefined when the server runs without an authenticator. */
+  const accountOf = async (req: FastifyRequest): Promise<AuthenticatedAccount | undefined> => {
+    if (!authenticator) return undefined;
+    const auth = req.headers.authorization;
+    return checkAccount(await authenticator.authenticate({ authorization: auth, headers: req.headers }));
+  };
 
   app.get('/healthz', { schema: healthSchema }, async (_req, reply) => {
     try {
@@ -187,21 +318,30 @@ export function buildApp(config: ServerConfig): AppParts {
     return { status: 'ok' };
   });
 
-  app.post<{ Body: { purchaseData: string; accountId?: string } }>(
-    '/v1/purchases/verify',
-    { schema: verifySchema },
-    async (req, reply) => {
-      const r = await service.verifyPurchase(req.body.purchaseData, req.body.accountId);
-      if (r.kind === 'account-conflict') {
-        req.log.info({ reason: 'account-conflict' }, 'rejected');
-        return reply
-          .code(409)
-          .send({ status: 'conflict', reason: 'account-conflict', detail: 'this order is bound to another account' });
-      }
-      void reply.header('x-delivery', r.replay ? 'replay' : 'new');
-      return { status: 'valid', payload: r.payload };
-    },
-  );
+  // The session is checked on arrival, before the body is even parsed: a caller without one gets 401 whatever it
+  // sends, costs no parsing, and learns nothing about any order.
+  const accounts = new WeakMap<FastifyRequest, AuthenticatedAccount>();
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
+    const account = await accountOf(req);
+    if (account) accounts.set(req, account);
+  };
+  app.post<{ Body: { purchaseData: string } }>('/v1/purchases/verify', { schema: verifySchema, onRequest: authenticate }, async (req, reply) => {
+    const r = await service.verifyPurchase(req.body.purchaseData, accounts.get(req));
+    if (r.kind === 'account-conflict') {
+      req.log.info({ reason: 'account-conflict' }, 'rejected');
+      return reply
+        .code(409)
+        .send({ status: 'conflict', reason: 'account-conflict', detail: 'this order is bound to another account' });
+    }
+    if (r.kind === 'account-mismatch') {
+      req.log.info({ reason: 'account-mismatch' }, 'rejected');
+      return reply
+        .code(403)
+        .send({ status: 'forbidden', reason: 'account-mismatch', detail: 'this order was created for another account' });
+    }
+    void reply.header('x-delivery', r.replay ? 'replay' : 'new');
+    return { status: 'valid', payload: r.payload };
+  });
 
   app.post<{ Body: { jwsNotification: string } }>(
     '/v1/notifications',

@@ -1,6 +1,8 @@
 // Server configuration: the typed object startServer() takes, and its loader from the environment (see README).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Authenticator } from './auth/Authenticator';
+import { MIN_SECRET_BYTES, SessionTokenAuthenticator } from './auth/SessionTokenAuthenticator';
 import type { ShipmentConfirmer } from './confirm/ConfirmClient';
 import type { RevocationMode } from './jws/Revocation';
 import type { LedgerHooks } from './ledger/Ledger';
@@ -45,12 +47,24 @@ export interface ServerConfig {
   chainCache?: { maxEntries?: number; ttlMs?: number } | false;
   /** Optional CRL policy (default 'off'); see README. */
   revocation?: { mode: RevocationMode; timeoutMs?: number; fetch?: typeof fetch };
-  /** Optional server-side confirm delivery after a new grant (default: none; the device calls finishPurchase). */
+  /**
+   * Who is calling `/v1/purchases/verify`: the account comes from this session check, never from the body. Without
+   * one the server binds no order to any account (an app without accounts); `npm start` always sets one.
+   */
+  authenticator?: Authenticator;
+  /**
+   * Optional server-side confirm delivery (default: none; the device calls finishPurchase after its durable grant).
+   * Only for a server that grants itself: it requires `hooks.grant`, and confirms after the grant's COMMIT.
+   */
   confirm?: ShipmentConfirmer;
   /** Server-side entitlement hooks, run inside the ledger transaction. */
   hooks?: LedgerHooks;
   /** Most ledger writes group-committed in one transaction (default 256; 1 = one transaction per write). */
   ledgerMaxBatch?: number;
+  /** Request, header, idle-socket and keep-alive timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
+  timeouts?: { requestMs?: number; headersMs?: number; connectionMs?: number; keepAliveMs?: number };
+  /** Most concurrent sockets; more are refused at accept (default: no limit). */
+  maxConnections?: number;
   /** Allowed clock skew for signedTime in the future (default 5 min). */
   maxClockSkewMs?: number;
   /** Clock (tests). */
@@ -92,6 +106,57 @@ export interface EnvDefaults {
   appId?: string;
   environment?: IapEnvironment;
   databasePath: string;
+  /** File holding the session secret when SESSION_SECRET / SESSION_SECRET_FILE are unset (the dev secret). */
+  sessionSecretPath?: string;
+}
+
+/** Defaults of the session token claims (SESSION_ISSUER / SESSION_AUDIENCE). */
+export const DEFAULT_SESSION_ISSUER = 'gemstore-login';
+export const DEFAULT_SESSION_AUDIENCE = 'gemstore-iap';
+
+export interface SessionSettings {
+  secrets: string[];
+  issuer: string;
+  audience: string;
+}
+
+/**
+ * The session check from the environment: SESSION_SECRET (comma-separated for a rotation, the first signs) or
+ * SESSION_SECRET_FILE, SESSION_ISSUER, SESSION_AUDIENCE; SESSION_AUTH=off runs without accounts. Undefined = off.
+ */
+export function sessionSettingsFromEnv(env: NodeJS.ProcessEnv, fallbackSecretPath?: string): SessionSettings | undefined {
+  const mode = (env['SESSION_AUTH'] || 'on').toLowerCase();
+  if (mode !== 'on' && mode !== 'off') throw new ConfigError('SESSION_AUTH must be on or off');
+  if (mode === 'off') return undefined;
+  let raw = env['SESSION_SECRET'];
+  const file = env['SESSION_SECRET_FILE'] || (raw ? undefined : fallbackSecretPath);
+  if (!raw && file) {
+    try {
+      raw = fs.readFileSync(path.resolve(file), 'utf8').trim();
+    } catch {
+      throw new ConfigError(`SESSION_SECRET_FILE: cannot read ${file}`);
+    }
+  }
+  if (!raw) {
+    throw new ConfigError('SESSION_SECRET (or SESSION_SECRET_FILE) is required: the account comes from a signed session; SESSION_AUTH=off runs without accounts');
+  }
+  const secrets = raw.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  if (secrets.length === 0 || secrets.some((x) => Buffer.byteLength(x) < MIN_SECRET_BYTES)) {
+    throw new ConfigError(`SESSION_SECRET: each secret must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return {
+    secrets,
+    issuer: env['SESSION_ISSUER'] || DEFAULT_SESSION_ISSUER,
+    audience: env['SESSION_AUDIENCE'] || DEFAULT_SESSION_AUDIENCE,
+  };
+}
+
+function positiveMs(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer`);
+  return n;
 }
 
 /** Builds a ServerConfig from process.env-style variables. Throws ConfigError with a readable message. */
@@ -114,6 +179,14 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
   }
   const crl = (env['IAP_CRL_MODE'] || 'off').toLowerCase();
   if (crl !== 'off' && crl !== 'soft' && crl !== 'hard') throw new ConfigError('IAP_CRL_MODE must be off, soft or hard');
+  const session = sessionSettingsFromEnv(env, defaults.sessionSecretPath);
+  const timeouts = {
+    requestMs: positiveMs(env, 'REQUEST_TIMEOUT_MS'),
+    headersMs: positiveMs(env, 'HEADERS_TIMEOUT_MS'),
+    connectionMs: positiveMs(env, 'CONNECTION_TIMEOUT_MS'),
+    keepAliveMs: positiveMs(env, 'KEEP_ALIVE_TIMEOUT_MS'),
+  };
+  const maxConnections = positiveMs(env, 'MAX_CONNECTIONS');
   return {
     host: env['HOST'] || '127.0.0.1',
     port,
@@ -124,5 +197,8 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     databasePath: parseDatabaseUrl(env['DATABASE_URL'], defaults.databasePath),
     revocation: { mode: crl },
     logger: { level: env['LOG_LEVEL'] || 'info' },
+    ...(session ? { authenticator: new SessionTokenAuthenticator(session) } : {}),
+    timeouts: Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // Verify → check → record: the logic behind POST /v1/purchases/verify and POST /v1/notifications.
 import type { FastifyBaseLogger } from 'fastify';
+import { isWellFormed, type AuthenticatedAccount } from './auth/Authenticator';
 import type { Catalog, IapEnvironment } from './Config';
 import { ConfirmError, type ConfirmOutcome, type ShipmentConfirmer } from './confirm/ConfirmClient';
 import { RejectError, TransientError } from './jws/Errors';
@@ -21,7 +22,9 @@ export interface PurchaseServiceDeps {
 
 export type VerifyResult =
   | { kind: 'valid'; payload: OrderPayload; replay: boolean }
-  | { kind: 'account-conflict' };
+  | { kind: 'account-conflict' }
+  /** The order's signed developerPayload names another account than the session's. */
+  | { kind: 'account-mismatch' };
 
 export type NotificationResult = { kind: 'processed'; action: string } | { kind: 'duplicate' };
 
@@ -33,10 +36,11 @@ function str(payload: Record<string, unknown>, name: string, required: boolean):
     if (required) throw new RejectError('invalid-payload', `${name} is missing`);
     return undefined;
   }
-  if (typeof v !== 'string' || (required && v.length === 0) || v.length > MAX_FIELD) {
-    throw new RejectError('invalid-payload', `${name} must be a non-empty string of at most ${MAX_FIELD} characters`);
+  if (typeof v !== 'string' || (required && v.length === 0) || v.length > MAX_FIELD || !isWellFormed(v)) {
+    throw new RejectError('invalid-payload', `${name} must be a non-empty string of at most ${MAX_FIELD} characters of well-formed text`);
   }
-  return v;
+  // An empty optional field names nothing: it is absent (a REVOKE with purchaseOrderId "" falls back to the token).
+  return v.length === 0 ? undefined : v;
 }
 
 // The optional PurchaseOrderPayload fields and their JSON types, as the device's PurchaseOrderPayloadReader reads them:
@@ -83,6 +87,7 @@ export class PurchaseService {
     }
     const wrongType = wrongOptionalTypes(p);
     if (wrongType.length > 0) throw new RejectError('invalid-payload', `wrong JSON type for ${wrongType.join(', ')}`);
+    for (const name of OPTIONAL_STRINGS) str(p, name, false);
     const q = p['quantity'];
     if (q !== undefined && q !== null && !(Number.isInteger(q) && (q as number) >= 1 && (q as number) <= 10)) {
       throw new RejectError('invalid-payload', 'quantity must be an integer 1..10');
@@ -102,7 +107,13 @@ export class PurchaseService {
     return { ...p, purchaseOrderId, purchaseToken, productId, productType } as OrderPayload;
   }
 
-  async verifyPurchase(purchaseData: string, accountId: string | undefined): Promise<VerifyResult> {
+  /**
+   * `account`: the caller's authenticated account (a string is an account id whose binding is itself), or undefined
+   * on a server without an authenticator.
+   */
+  async verifyPurchase(purchaseData: string, account: AuthenticatedAccount | string | undefined): Promise<VerifyResult> {
+    const caller = typeof account === 'string' ? { accountId: account } : account;
+    const accountId = caller?.accountId;
     let pd: unknown;
     try {
       pd = JSON.parse(purchaseData);
@@ -126,6 +137,12 @@ export class PurchaseService {
     const v = await this.verifyJws<Record<string, unknown>>(jws);
     const order = this.checkOrder(v.payload, type);
     const now = this.d.now();
+    // The developerPayload is signed by Huawei and was set by the app at createPurchase: when present, it says whose
+    // order this is, like Apple's appAccountToken. Checked before anything is recorded.
+    const dp = order['developerPayload'];
+    if (caller !== undefined && typeof dp === 'string' && dp.length > 0 && dp !== (caller.binding ?? caller.accountId)) {
+      return { kind: 'account-mismatch' };
+    }
 
     if (isRevoked(v.payload)) {
       await this.d.ledger.revoke(
@@ -142,13 +159,16 @@ export class PurchaseService {
     const out = await this.d.ledger.deliver(order, accountId, now, this.d.confirmer !== undefined);
     if (out.kind === 'revoked') throw new RejectError('revoked', 'the order was revoked (refunded)');
     if (out.kind === 'account-conflict') return { kind: 'account-conflict' };
+    if (out.kind === 'token-conflict') throw new RejectError('invalid-payload', 'purchaseToken is already recorded for another order');
+    // A bound order needs its account: a caller without one (a server run without an authenticator on a ledger
+    // that has accounts) does not get it.
+    if (out.replay && out.accountId !== undefined && accountId === undefined) return { kind: 'account-conflict' };
     this.d.log.info(
       { purchaseOrderId: order.purchaseOrderId, productId: order.productId, replay: out.replay },
       out.replay ? 'order replayed' : 'order granted',
     );
     if (this.d.confirmer) {
-      const row = out.replay ? this.d.ledger.get(order.purchaseOrderId) : undefined;
-      if (!out.replay || (row && (row.confirmState === 'pending' || row.confirmState === 'failed'))) {
+      if (!out.replay || out.confirmState === 'pending' || out.confirmState === 'failed') {
         this.scheduleConfirm(order);
       }
     }
@@ -181,7 +201,8 @@ export class PurchaseService {
 
     // One unit of the ledger's group commit: recording the notification and what it does commit together.
     const result = await this.d.ledger.transaction((tx): NotificationResult => {
-      const fresh = tx.recordNotification({ requestId, type, subtype, orderId, token, now });
+      const rec = { requestId, type, subtype, orderId, token, now };
+      const fresh = tx.recordNotification(rec);
       if (!fresh) return { kind: 'duplicate' };
       let action = 'noted';
       if (type === 'REVOKE') {
@@ -192,16 +213,16 @@ export class PurchaseService {
           const r = tx.revoke({ purchaseOrderId: orderId, purchaseToken: token ?? '', productId, productType }, reason, now);
           action = r.alreadyRevoked ? 'already-revoked' : r.revokedGrant ? 'revoked-grant' : 'revoked-before-grant';
         } else if (token !== undefined) {
-          const rows = tx.ordersByToken(token);
-          for (const row of rows) tx.revoke(row, reason, now);
-          action = rows.length > 0 ? 'revoked-by-token' : 'unknown-token';
+          // Remembered even when no order carries the token yet: the later delivery is refused.
+          const n = tx.revokeToken(token, reason, now);
+          action = n > 0 ? 'revoked-by-token' : 'unknown-token';
         } else {
           action = 'revoke-without-reference';
         }
       }
       // DID_NEW_TRANSACTION, EXPIRE, DID_CHANGE_RENEWAL_STATUS, RENEWAL_TIME_MODIFIED, TEST and unknown types are
       // triggers only: the device's recovery sweep (or a status query) delivers; nothing to change here.
-      tx.setNotificationOutcome(requestId, action);
+      tx.setNotificationOutcome(rec, action);
       return { kind: 'processed', action };
     });
     if (result.kind === 'processed') {

@@ -1,5 +1,15 @@
 // Public API of the reference app server (used by the demo and the benchmarks).
-export { startServer, buildApp, DEFAULT_BODY_LIMIT, type RunningServer, type AppParts } from './App';
+export { startServer, buildApp, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUTS, redactedPath, type RunningServer, type AppParts } from './App';
+export {
+  AuthError,
+  checkAccount,
+  bearerToken,
+  type Authenticator,
+  type AuthenticatedAccount,
+  type AuthRequest,
+  type AuthFailure,
+} from './auth/Authenticator';
+export { SessionTokenAuthenticator, mintSessionToken, type SessionTokenOptions, type MintOptions } from './auth/SessionTokenAuthenticator';
 export {
   DEMO_CATALOG,
   loadConfigFromEnv,

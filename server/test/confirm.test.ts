@@ -10,7 +10,9 @@ import {
   ConfirmError,
   HuaweiIapClient,
 } from '../src/confirm/ConfirmClient';
-import { APP_ID, genuinePki, orderPayload, purchaseData, startTestServer, verifyReq } from './helpers';
+import Database from 'better-sqlite3';
+import { ConfigError } from '../src/Config';
+import { APP_ID, genuinePki, orderPayload, purchaseData, startTestServer, tmpDb, verifyReq } from './helpers';
 
 interface Captured {
   path: string;
@@ -173,6 +175,65 @@ describe('server-side confirm after a grant', () => {
       assert.equal(calls.length, 2);
       assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.confirmState, 'confirmed');
       assert.equal(server.grants.filter((g) => g.purchaseOrderId === p['purchaseOrderId']).length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('who confirms: only the side that grants, after its own durable grant', () => {
+  it('a server without a grant hook (the device grants) refuses server-side confirm at start-up', async () => {
+    const pki = await genuinePki();
+    // Confirming an order the device has not durably granted yet is the premature finish: the device may die
+    // right after the answer, and the store would show the order finished with nothing granted.
+    await assert.rejects(startTestServer(pki, { confirm: client(), hooks: {} }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, /grant hook/);
+      return true;
+    });
+    await assert.rejects(startTestServer(pki, { confirm: client(), hooks: { revoke: () => undefined } }), ConfigError);
+  });
+
+  it('a server without a grant hook never confirms, even when presented the same order again', async () => {
+    const pki = await genuinePki();
+    const server = await startTestServer(pki, { hooks: {} });
+    try {
+      calls.length = 0;
+      const p = orderPayload();
+      const pd = purchaseData(pki.signJws(p));
+      assert.equal((await verifyReq(server, pd)).status, 200);
+      assert.equal((await verifyReq(server, pd)).status, 200);
+      await server.service.idle();
+      assert.equal(calls.length, 0);
+      assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.confirmState, 'none');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('with a server-side grant hook, the confirm call starts only after the grant committed', async () => {
+    const pki = await genuinePki();
+    const file = tmpDb('confirm-after-commit');
+    let committedAtConfirm: boolean | undefined;
+    const confirmer = {
+      confirm: async (order: { purchaseOrderId: string }): Promise<'confirmed'> => {
+        // A second connection sees only committed data.
+        const reader = new Database(file, { readonly: true });
+        try {
+          committedAtConfirm = reader.prepare('SELECT 1 FROM orders WHERE purchase_order_id = ?').get(order.purchaseOrderId) !== undefined;
+        } finally {
+          reader.close();
+        }
+        return 'confirmed';
+      },
+    };
+    const server = await startTestServer(pki, { confirm: confirmer, databasePath: file });
+    try {
+      const p = orderPayload();
+      assert.equal((await verifyReq(server, purchaseData(pki.signJws(p)))).status, 200);
+      await server.service.idle();
+      assert.equal(committedAtConfirm, true);
+      assert.equal(server.grants.length, 1);
     } finally {
       await server.close();
     }

@@ -12,7 +12,7 @@ import { before, describe, it } from 'node:test';
 import type { TestPki } from '../../tools/testing/TestPki';
 import { TransientError } from '../src/jws/Errors';
 import { Ledger, type LedgerHooks, type OrderPayload } from '../src/ledger/Ledger';
-import { genuinePki, orderPayload, purchaseData, startTestServer, tmpDb, verifyReq, type TestServer } from './helpers';
+import { DEFAULT_ACCOUNT, genuinePki, orderPayload, sessionFor, purchaseData, startTestServer, tmpDb, verifyReq, type TestServer } from './helpers';
 
 const NOW = 1_700_000_000_000;
 
@@ -349,6 +349,7 @@ async function postAllAtOnce(port: number, path: string, bodies: readonly string
       const body = Buffer.from(bodies[i]!, 'utf8');
       socket.write(
         `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
+          `Authorization: Bearer ${sessionFor(DEFAULT_ACCOUNT)}\r\n` +
           `Content-Length: ${body.length}\r\n\r\n`,
       );
       socket.write(body);

@@ -21,6 +21,8 @@ import { createTestPki, type TestPki } from '../../tools/testing/TestPki';
 import {
   APP_ID,
   b64url,
+  DEFAULT_ACCOUNT,
+  sessionFor,
   genuinePki,
   LogCapture,
   orderPayload,
@@ -230,7 +232,9 @@ describe('request smuggling', () => {
   it('a duplicated purchaseData key reads as JSON.parse does (the last one)', async () => {
     const p = orderPayload();
     const pd = purchaseData(pki.signJws(p));
-    const r = await post(`${server.url}/v1/purchases/verify`, `{"purchaseData":"{}","purchaseData":${JSON.stringify(pd)}}`);
+    const r = await post(`${server.url}/v1/purchases/verify`, `{"purchaseData":"{}","purchaseData":${JSON.stringify(pd)}}`, {
+      authorization: `Bearer ${sessionFor(DEFAULT_ACCOUNT)}`,
+    });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.payload.purchaseOrderId, p['purchaseOrderId']);
   });

@@ -5,10 +5,29 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { startServer, type RunningServer } from '../src/App';
+import { mintSessionToken, SessionTokenAuthenticator } from '../src/auth/SessionTokenAuthenticator';
 import type { ServerConfig } from '../src/Config';
 import { createTestPki, type TestPki } from '../../tools/testing/TestPki';
 
 export const APP_ID = '110000000';
+
+/** The app's own login, as the test servers trust it (SessionTokenAuthenticator). */
+export const SESSION = {
+  secret: 'test-only session secret, at least 32 bytes long',
+  issuer: 'https://login.gemstore.test',
+  audience: 'gemstore-iap',
+} as const;
+/** The account verifyReq signs in as when a test names none. */
+export const DEFAULT_ACCOUNT = 'player-1';
+
+/** A session token of the test login for `accountId` (optionally another binding, lifetime or clock). */
+export function sessionFor(accountId: string, over: { binding?: string; ttlSeconds?: number; now?: number; secret?: string } = {}): string {
+  return mintSessionToken({ ...SESSION, accountId, ...over });
+}
+
+export function testAuthenticator(now?: () => number): SessionTokenAuthenticator {
+  return new SessionTokenAuthenticator({ secrets: [SESSION.secret], issuer: SESSION.issuer, audience: SESSION.audience, now });
+}
 
 let pkiPromise: Promise<TestPki> | undefined;
 /** One genuine PKI shared by a test file (the "Huawei" chain whose root the server pins). */
@@ -71,6 +90,7 @@ export async function startTestServer(pki: TestPki, over: Partial<ServerConfig> 
     environment: 'SANDBOX',
     databasePath: tmpDb(),
     logger: { level: 'info', stream: logs },
+    authenticator: testAuthenticator(),
     hooks: {
       grant: (o, accountId) => grants.push({ purchaseOrderId: o.purchaseOrderId, accountId }),
       revoke: (o) => revokes.push(o.purchaseOrderId),
@@ -87,10 +107,16 @@ export interface HttpResult {
   text: string;
 }
 
+/**
+ * POSTs `body` (JSON unless a string). Signed in as DEFAULT_ACCOUNT unless `headers.authorization` is given;
+ * `authorization: ''` sends no session.
+ */
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const auth = headers['authorization'] ?? `Bearer ${sessionFor(DEFAULT_ACCOUNT)}`;
+  const rest = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...(auth === '' ? {} : { authorization: auth }), ...rest },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -103,8 +129,13 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
-export function verifyReq(server: RunningServer, pd: string, accountId?: string): Promise<HttpResult> {
-  return post(`${server.url}/v1/purchases/verify`, accountId === undefined ? { purchaseData: pd } : { purchaseData: pd, accountId });
+/**
+ * POSTs a verify request signed in as `accountId` (default DEFAULT_ACCOUNT) with a session of the test login;
+ * `null` sends no session at all.
+ */
+export function verifyReq(server: RunningServer, pd: string, accountId: string | null = DEFAULT_ACCOUNT): Promise<HttpResult> {
+  const headers: Record<string, string> = { authorization: accountId === null ? '' : `Bearer ${sessionFor(accountId)}` };
+  return post(`${server.url}/v1/purchases/verify`, { purchaseData: pd }, headers);
 }
 
 /** Replaces one part (0 header, 1 payload, 2 signature) of a compact JWS. */

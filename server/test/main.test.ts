@@ -5,7 +5,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, DEMO_CATALOG, loadConfigFromEnv, parseDatabaseUrl, parseProducts } from '../src/Config';
+import { mintSessionToken } from '../src/auth/SessionTokenAuthenticator';
+import {
+  ConfigError,
+  DEFAULT_SESSION_AUDIENCE,
+  DEFAULT_SESSION_ISSUER,
+  DEMO_CATALOG,
+  loadConfigFromEnv,
+  parseDatabaseUrl,
+  parseProducts,
+} from '../src/Config';
 import { loadTestPki, type TestPkiJson } from '../../tools/testing/TestPki';
 import { orderPayload, purchaseData } from './helpers';
 
@@ -33,7 +42,7 @@ describe('configuration', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-cfg-'));
     const pem = path.join(dir, 'root.pem');
     fs.writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
-    const base = { IAP_TRUSTED_ROOT: pem, IAP_APP_ID: '42', IAP_ENVIRONMENT: 'NORMAL' };
+    const base = { IAP_TRUSTED_ROOT: pem, IAP_APP_ID: '42', IAP_ENVIRONMENT: 'NORMAL', SESSION_SECRET: 'a production secret of 32 bytes or more' };
     const c = loadConfigFromEnv({ ...base, PORT: '9000', IAP_PRODUCTS: 'x,y' }, { databasePath: 'db.sqlite' });
     assert.equal(c.port, 9000);
     assert.equal(c.environment, 'NORMAL');
@@ -46,6 +55,15 @@ describe('configuration', () => {
     assert.throws(() => loadConfigFromEnv({ ...base, IAP_TRUSTED_ROOT: path.join(dir, 'missing.pem') }, { databasePath: 'd' }), ConfigError);
     assert.throws(() => loadConfigFromEnv({ ...base, PORT: 'http' }, { databasePath: 'd' }), ConfigError);
     assert.throws(() => loadConfigFromEnv({ ...base, IAP_CRL_MODE: 'maybe' }, { databasePath: 'd' }), ConfigError);
+    assert.ok(c.authenticator, 'a session check is configured');
+    // No session secret: refused, unless the operator says the app has no accounts.
+    assert.throws(() => loadConfigFromEnv({ ...base, SESSION_SECRET: '' }, { databasePath: 'd' }), /SESSION_SECRET/);
+    assert.throws(() => loadConfigFromEnv({ ...base, SESSION_SECRET: 'short' }, { databasePath: 'd' }), ConfigError);
+    assert.equal(loadConfigFromEnv({ ...base, SESSION_SECRET: '', SESSION_AUTH: 'off' }, { databasePath: 'd' }).authenticator, undefined);
+    const t = loadConfigFromEnv({ ...base, REQUEST_TIMEOUT_MS: '1500', HEADERS_TIMEOUT_MS: '700', MAX_CONNECTIONS: '50' }, { databasePath: 'd' });
+    assert.deepEqual(t.timeouts, { requestMs: 1500, headersMs: 700 });
+    assert.equal(t.maxConnections, 50);
+    assert.throws(() => loadConfigFromEnv({ ...base, REQUEST_TIMEOUT_MS: '0' }, { databasePath: 'd' }), ConfigError);
   });
 });
 
@@ -76,29 +94,50 @@ function exitCode(child: ChildProcess): Promise<number | null> {
 describe('npm start (Main.ts)', () => {
   it('creates a dev trust root once, serves SANDBOX orders signed by it, and shuts down gracefully on SIGTERM', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-main-'));
-    const env = { SERVER_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'warn' };
+    const env = { SERVER_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'info' };
     const first = startMain(env);
     const url = await first.url;
     assert.match(first.output(), /created DEVELOPMENT trust root/);
+    // The process the supervisor started is the server itself (no npm/tsx wrapper in between).
+    assert.match(first.output(), new RegExp(`\\(pid ${first.child.pid}\\)`));
     assert.ok(fs.existsSync(path.join(dir, 'dev-root.pem')));
     const pki = loadTestPki(JSON.parse(fs.readFileSync(path.join(dir, 'dev-pki.json'), 'utf8')) as TestPkiJson);
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    const body = JSON.stringify({ purchaseData: purchaseData(pki.signJws(orderPayload())) });
+    const anonymous = await fetch(`${url}/v1/purchases/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(anonymous.status, 401, 'npm start requires a session');
+    const token = mintSessionToken({
+      secret: fs.readFileSync(path.join(dir, 'dev-session.key'), 'utf8').trim(),
+      issuer: DEFAULT_SESSION_ISSUER,
+      audience: DEFAULT_SESSION_AUDIENCE,
+      accountId: 'dev-player',
+    });
     const res = await fetch(`${url}/v1/purchases/verify`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ purchaseData: purchaseData(pki.signJws(orderPayload())) }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body,
     });
     assert.equal(res.status, 200, await res.clone().text());
     const exited = exitCode(first.child);
     first.child.kill('SIGTERM');
     assert.equal(await exited, 0);
+    assert.match(first.output(), /"msg":"shutdown complete"/);
+    assert.match(first.output(), /stopped \(SIGTERM\)/);
     assert.equal(fs.existsSync(path.join(dir, 'iap-server.sqlite-wal')), false, 'database closed cleanly');
 
     const second = startMain(env);
     await second.url;
     assert.match(second.output(), /using DEVELOPMENT trust root/);
+    assert.doesNotMatch(second.output(), /created DEVELOPMENT/);
     const exited2 = exitCode(second.child);
     second.child.kill('SIGINT');
     assert.equal(await exited2, 0);
+  });
+});
+
+describe('package.json start script', () => {
+  it('runs node on Main.ts directly (node --import tsx), not a tsx CLI that spawns a second node', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts['start'], 'node --import tsx server/src/Main.ts');
   });
 });

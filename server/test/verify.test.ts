@@ -331,11 +331,12 @@ describe('idempotency and account binding', () => {
     ]);
   });
 
-  it('an order first presented without account binds to the first account that names one', async () => {
-    const pd = purchaseData(pki.signJws(orderPayload()));
-    assert.equal((await verifyReq(server, pd)).status, 200);
-    assert.equal((await verifyReq(server, pd, 'carol')).status, 200);
-    assert.equal((await verifyReq(server, pd, 'dave')).status, 409);
+  it('a caller without a session gets 401 and nothing is recorded', async () => {
+    const p = orderPayload();
+    const r = await verifyReq(server, purchaseData(pki.signJws(p)), null);
+    assert.equal(r.status, 401, r.text);
+    assert.equal(r.body.reason, 'session-required');
+    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
   });
 });
 

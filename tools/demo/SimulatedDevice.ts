@@ -353,7 +353,6 @@ export class AppProcess {
     this.life = new ProcessLife(this.actor, setup.timeline);
     this.store = new ProcessStoreGateway(new iap.IapKitStoreGateway(setup.context), this.life, this.actor, setup.timeline);
     const verifierConfig = new iap.RemoteVerifierConfig(setup.serverUrl);
-    verifierConfig.accountIdProvider = () => DemoAccount.BINDING;
     const config: EngineConfig = {
       applicationId: setup.applicationId,
       environment: iap.IapEnvironment.SANDBOX,

@@ -10,6 +10,7 @@
 // COMMIT returned. better-sqlite3 is synchronous, so the units of a batch run one after the other on one connection;
 // across processes, BEGIN IMMEDIATE + the PRIMARY KEY keep the grant unique.
 import Database from 'better-sqlite3';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TransientError } from '../jws/Errors';
@@ -37,9 +38,18 @@ export interface LedgerOptions {
 }
 
 export type DeliverOutcome =
-  | { kind: 'granted'; replay: boolean; payload: OrderPayload; accountId: string | undefined; grantedAt: number }
+  | {
+      kind: 'granted';
+      replay: boolean;
+      payload: OrderPayload;
+      accountId: string | undefined;
+      grantedAt: number;
+      confirmState: OrderRow['confirmState'];
+    }
   | { kind: 'revoked'; revokedAt: number }
-  | { kind: 'account-conflict' };
+  | { kind: 'account-conflict' }
+  /** The purchaseToken is already delivered under another purchaseOrderId: one token is delivered once. */
+  | { kind: 'token-conflict' };
 
 export interface OrderRow {
   purchaseOrderId: string;
@@ -87,9 +97,19 @@ export interface LedgerTransaction {
   ordersByToken(purchaseToken: string): OrderRow[];
   deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome;
   revoke(ref: RevokeRef, reason: string, now: number): RevokeOutcome;
-  /** Records a notification once; returns false when this notificationRequestId was already seen. */
+  /**
+   * Revokes every order recorded under a purchaseToken AND remembers the token as refunded, so an order presented
+   * later with it is refused (a refund notification may name only the token and arrive before the delivery).
+   * Returns how many orders are recorded under the token (all of them now revoked).
+   */
+  revokeToken(purchaseToken: string, reason: string, now: number): number;
+  /**
+   * Records a notification once; returns false when the same notification was already seen. "The same" is the
+   * notificationRequestId together with what the notification says (type, subtype, purchaseOrderId, purchaseToken):
+   * a retry repeats all of these, while signedTime may change when it is signed again, so it is left out.
+   */
   recordNotification(n: NotificationRecord): boolean;
-  setNotificationOutcome(requestId: string, outcome: string): void;
+  setNotificationOutcome(n: NotificationRecord, outcome: string): void;
 }
 
 interface RawRow {
@@ -106,7 +126,7 @@ interface RawRow {
   confirm_attempts: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 function toRow(r: RawRow): OrderRow {
   return {
@@ -144,6 +164,17 @@ interface Statements {
   insertNotification: Database.Statement;
   setNotificationOutcome: Database.Statement;
   countGranted: Database.Statement;
+  grantedByToken: Database.Statement;
+  getRevokedToken: Database.Statement;
+  insertRevokedToken: Database.Statement;
+}
+
+/** The de-duplication key of a notification (see LedgerTransaction.recordNotification). */
+export function notificationKey(n: NotificationRecord): string {
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify([n.requestId, n.type, n.subtype ?? null, n.orderId ?? null, n.token ?? null]))
+    .digest('hex');
 }
 
 function prepareStatements(db: Database.Database): Statements {
@@ -171,11 +202,16 @@ function prepareStatements(db: Database.Database): Statements {
        WHERE purchase_order_id = @id`,
     ),
     insertNotification: db.prepare(
-      `INSERT OR IGNORE INTO notifications (request_id, type, subtype, purchase_order_id, purchase_token, received_at)
-       VALUES (@requestId, @type, @subtype, @orderId, @token, @now)`,
+      `INSERT OR IGNORE INTO notifications (dedup_key, request_id, type, subtype, purchase_order_id, purchase_token, received_at)
+       VALUES (@key, @requestId, @type, @subtype, @orderId, @token, @now)`,
     ),
-    setNotificationOutcome: db.prepare('UPDATE notifications SET outcome = ? WHERE request_id = ?'),
+    setNotificationOutcome: db.prepare('UPDATE notifications SET outcome = ? WHERE dedup_key = ?'),
     countGranted: db.prepare('SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL'),
+    grantedByToken: db.prepare('SELECT purchase_order_id FROM orders WHERE purchase_token = ? AND granted_at IS NOT NULL'),
+    getRevokedToken: db.prepare('SELECT revoked_at, reason FROM revoked_tokens WHERE purchase_token = ?'),
+    insertRevokedToken: db.prepare(
+      'INSERT OR IGNORE INTO revoked_tokens (purchase_token, reason, revoked_at) VALUES (?, ?, ?)',
+    ),
   };
 }
 
@@ -197,8 +233,23 @@ class TransactionOps implements LedgerTransaction {
   }
 
   deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome {
+    if (order.purchaseOrderId === '' || order.purchaseToken === '') {
+      throw new TypeError('deliver: purchaseOrderId and purchaseToken must not be empty');
+    }
     const raw = this.st.get.get(order.purchaseOrderId) as RawRow | undefined;
     if (!raw) {
+      // A refund that named only this token came first: remember the order as revoked, grant nothing.
+      const refunded = this.st.getRevokedToken.get(order.purchaseToken) as { revoked_at: number; reason: string } | undefined;
+      if (refunded) {
+        this.insertRevokedRow(
+          { purchaseOrderId: order.purchaseOrderId, purchaseToken: order.purchaseToken, productId: order.productId, productType: order.productType, payload: order },
+          refunded.reason,
+          now,
+        );
+        return { kind: 'revoked', revokedAt: refunded.revoked_at };
+      }
+      const other = this.st.grantedByToken.get(order.purchaseToken) as { purchase_order_id: string } | undefined;
+      if (other) return { kind: 'token-conflict' };
       this.st.insertGranted.run({
         id: order.purchaseOrderId,
         token: order.purchaseToken,
@@ -211,7 +262,7 @@ class TransactionOps implements LedgerTransaction {
         confirmState: confirmPending ? 'pending' : 'none',
       });
       this.hooks.grant?.(order, accountId, this.db);
-      return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now };
+      return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now, confirmState: confirmPending ? 'pending' : 'none' };
     }
     const row = toRow(raw);
     if (row.state === 'revoked') return { kind: 'revoked', revokedAt: row.revokedAt ?? now };
@@ -223,22 +274,39 @@ class TransactionOps implements LedgerTransaction {
       this.st.bindAccount.run(accountId, now, order.purchaseOrderId);
       bound = accountId;
     }
-    return { kind: 'granted', replay: true, payload: row.payload ?? order, accountId: bound, grantedAt: row.grantedAt ?? now };
+    return {
+      kind: 'granted',
+      replay: true,
+      payload: row.payload ?? order,
+      accountId: bound,
+      grantedAt: row.grantedAt ?? now,
+      confirmState: row.confirmState,
+    };
+  }
+
+  private insertRevokedRow(ref: RevokeRef, reason: string, now: number): void {
+    this.st.insertRevoked.run({
+      id: ref.purchaseOrderId,
+      token: ref.purchaseToken,
+      productId: ref.productId ?? '',
+      productType: ref.productType ?? '',
+      quantity: 1,
+      payload: ref.payload ? JSON.stringify(ref.payload) : null,
+      now,
+      reason,
+    });
   }
 
   revoke(ref: RevokeRef, reason: string, now: number): RevokeOutcome {
+    // An empty key is no key: never a row under "" (a REVOKE with purchaseOrderId "" is a revoke by token).
+    if (ref.purchaseOrderId === '') {
+      if (ref.purchaseToken === '') throw new TypeError('revoke: neither purchaseOrderId nor purchaseToken given');
+      const n = this.revokeToken(ref.purchaseToken, reason, now);
+      return { revokedGrant: n > 0, alreadyRevoked: false };
+    }
     const raw = this.st.get.get(ref.purchaseOrderId) as RawRow | undefined;
     if (!raw) {
-      this.st.insertRevoked.run({
-        id: ref.purchaseOrderId,
-        token: ref.purchaseToken,
-        productId: ref.productId ?? '',
-        productType: ref.productType ?? '',
-        quantity: 1,
-        payload: ref.payload ? JSON.stringify(ref.payload) : null,
-        now,
-        reason,
-      });
+      this.insertRevokedRow(ref, reason, now);
       return { revokedGrant: false, alreadyRevoked: false };
     }
     if (raw.state === 'revoked') return { revokedGrant: false, alreadyRevoked: true };
@@ -253,8 +321,17 @@ class TransactionOps implements LedgerTransaction {
     return { revokedGrant: granted, alreadyRevoked: false };
   }
 
+  revokeToken(purchaseToken: string, reason: string, now: number): number {
+    if (purchaseToken === '') throw new TypeError('revokeToken: empty purchaseToken');
+    this.st.insertRevokedToken.run(purchaseToken, reason, now);
+    const rows = this.ordersByToken(purchaseToken);
+    for (const row of rows) this.revoke(row, reason, now);
+    return rows.length;
+  }
+
   recordNotification(n: NotificationRecord): boolean {
     const r = this.st.insertNotification.run({
+      key: notificationKey(n),
       requestId: n.requestId,
       type: n.type,
       subtype: n.subtype ?? null,
@@ -265,8 +342,8 @@ class TransactionOps implements LedgerTransaction {
     return r.changes === 1;
   }
 
-  setNotificationOutcome(requestId: string, outcome: string): void {
-    this.st.setNotificationOutcome.run(outcome, requestId);
+  setNotificationOutcome(n: NotificationRecord, outcome: string): void {
+    this.st.setNotificationOutcome.run(outcome, notificationKey(n));
   }
 
   setConfirmState(purchaseOrderId: string, state: OrderRow['confirmState'], error: string | undefined, now: number): void {
@@ -329,6 +406,52 @@ export class Ledger {
         );
         PRAGMA user_version = 1;
       `);
+    }
+    if (v < 2) {
+      // v2: one delivery per purchaseToken (a UNIQUE index over granted rows: revoked-before-grant rows may share a
+      // token), refunded tokens remembered, notifications de-duplicated on their content key, not the request id alone.
+      this.db.transaction(() => {
+        this.db.exec(`
+          CREATE UNIQUE INDEX IF NOT EXISTS orders_granted_token ON orders (purchase_token) WHERE granted_at IS NOT NULL;
+          CREATE TABLE IF NOT EXISTS revoked_tokens (
+            purchase_token TEXT PRIMARY KEY CHECK (purchase_token <> ''),
+            reason         TEXT NOT NULL,
+            revoked_at     INTEGER NOT NULL
+          );
+          CREATE TABLE notifications_v2 (
+            dedup_key         TEXT PRIMARY KEY,
+            request_id        TEXT NOT NULL,
+            type              TEXT NOT NULL,
+            subtype           TEXT,
+            purchase_order_id TEXT,
+            purchase_token    TEXT,
+            received_at       INTEGER NOT NULL,
+            outcome           TEXT
+          );
+        `);
+        const old = this.db.prepare('SELECT * FROM notifications').all() as Array<Record<string, unknown>>;
+        const ins = this.db.prepare(
+          `INSERT OR IGNORE INTO notifications_v2 (dedup_key, request_id, type, subtype, purchase_order_id, purchase_token, received_at, outcome)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        );
+        for (const o of old) {
+          const rec: NotificationRecord = {
+            requestId: o['request_id'] as string,
+            type: o['type'] as string,
+            subtype: (o['subtype'] as string | null) ?? undefined,
+            orderId: (o['purchase_order_id'] as string | null) ?? undefined,
+            token: (o['purchase_token'] as string | null) ?? undefined,
+            now: o['received_at'] as number,
+          };
+          ins.run(notificationKey(rec), rec.requestId, rec.type, rec.subtype ?? null, rec.orderId ?? null, rec.token ?? null, rec.now, o['outcome'] ?? null);
+        }
+        this.db.exec(`
+          DROP TABLE notifications;
+          ALTER TABLE notifications_v2 RENAME TO notifications;
+          CREATE INDEX IF NOT EXISTS notifications_by_request ON notifications (request_id);
+          PRAGMA user_version = 2;
+        `);
+      })();
     }
   }
 
