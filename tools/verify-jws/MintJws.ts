@@ -153,13 +153,12 @@ export async function runMintCli(argv: readonly string[]): Promise<MintCliResult
   } catch (e) {
     return { exitCode: 2, stdout: '', stderr: `cannot write to ${args.folder}: ${(e as Error).message}\n` };
   }
-  const rel = (f: string): string => path.relative(process.cwd(), f) || f;
   const lines = [
-    `minted into ${rel(args.folder)} (a new DEVELOPMENT root; its private keys were discarded):`,
-    `  ${'root.pem'.padEnd(26)} the root to pin: --root ${rel(result.rootFile)}`,
+    `minted into ${args.folder} (a new DEVELOPMENT root; its private keys were discarded):`,
+    `  ${'root.pem'.padEnd(26)} the root to pin: --root ${path.join(args.folder, 'root.pem')}`,
     ...result.samples.map((s) => `  ${s.file.padEnd(26)} ${s.what} → ${s.expect}`),
-    'verify one:',
-    `  npm run -s verify-jws -- --root ${rel(result.rootFile)} ${result.samples[0]?.args.join(' ')} ${rel(path.join(args.folder, 'valid.jws'))}`,
+    'verify one (paths as given; run from the repository root):',
+    `  npm run -s verify-jws -- --root ${path.join(args.folder, 'root.pem')} ${result.samples[0]?.args.join(' ')} ${path.join(args.folder, 'valid.jws')}`,
     'Subscriptions (purchaseData with jwsSubscriptionStatus) are not minted: the verifiers handle consumables and',
     'non-consumables only; subscription samples come with subscription support.',
   ];
