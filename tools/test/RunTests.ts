@@ -10,7 +10,7 @@ import { emitIapDeclarations } from '../check/EmitIapDeclarations';
 import { bundleEts } from './EtsBundler';
 import { SUMMARY_PREFIX } from './HypiumHost';
 
-interface Tally {
+export interface Tally {
   passed: number;
   failed: number;
   skipped: number;
@@ -98,7 +98,13 @@ async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
   const missing = unaggregatedSuites(path.dirname(list));
   for (const file of missing) console.log(`  FAIL ${file} is not imported and called by List.test.ets: it would never run`);
   if (missing.length > 0) t.failed += missing.length;
-  const safe = moduleDir.replace(/[\\/]/g, '_');
+  await runHypiumSuites(list, label, t, (line) => console.log(line));
+}
+
+/** Bundles one List.test.ets (a path under ROOT) and runs it in its own process; every output line goes to `print`. */
+export async function runHypiumSuites(list: string, label: string, t: Tally, print: (line: string) => void): Promise<void> {
+  const listSpec = './' + path.relative(ROOT, list).split(path.sep).join('/');
+  const safe = label.replace(/[\\/]/g, '_');
   const outfile = path.join(OUT_DIR, `hypium-${safe}.cjs`);
   try {
     await bundleEts({
@@ -108,12 +114,12 @@ async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
         resolveDir: ROOT,
         contents:
           `import { runHypium } from './tools/test/HypiumHost';\n` +
-          `import testsuite from './${moduleDir}/src/test/List.test.ets';\n` +
+          `import testsuite from '${listSpec}';\n` +
           `runHypium(testsuite, ${JSON.stringify(label)}, ${SUITE_TIMEOUT_MS});\n`,
       },
     });
   } catch (e) {
-    console.log(`  FAIL could not bundle ${label}: ${(e as Error).message}`);
+    print(`  FAIL could not bundle ${label}: ${(e as Error).message}`);
     t.failed++;
     return;
   }
@@ -123,10 +129,10 @@ async function runHypiumModule(moduleDir: string, t: Tally): Promise<void> {
   let summary: { total: number; pass: number; failure: number; error: number; ignore: number } | undefined;
   const code = await run(process.execPath, ['--enable-source-maps', outfile], { TEST_DATA_DIR: dataDir }, (line) => {
     if (line.startsWith(SUMMARY_PREFIX)) summary = JSON.parse(line.slice(SUMMARY_PREFIX.length));
-    else console.log(line);
+    else print(line);
   });
   if (!summary) {
-    console.log(`  FAIL ${label}: the suite process exited (${code}) without a summary`);
+    print(`  FAIL ${label}: the suite process exited (${code}) without a summary`);
     t.failed++;
     return;
   }
