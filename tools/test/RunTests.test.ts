@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from '../check/EtsProject';
+import { readJson5, ROOT } from '../check/EtsProject';
 import { runHypiumSuites, type Tally, unaggregatedSuites } from './RunTests';
 
 function testDir(list: string, suites: string[]): string {
@@ -87,4 +87,16 @@ test('a failing hypium test prints its own log under its FAIL line, not the pass
   assert.ok(fail >= 0, text);
   const after = lines.slice(fail + 1, fail + 5).join('\n');
   assert.match(after, /its log \(\d+ lines?\):\n {7}\| E FF00\/ZeroLostIap: the clue to the failure/, text);
+});
+
+test('the device and the Node harness run the same @ohos/hypium version', () => {
+  const npmVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  }).devDependencies['@ohos/hypium'];
+  const installed = (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', '@ohos', 'hypium', 'package.json'), 'utf8')) as {
+    version: string;
+  }).version;
+  const ohpm = readJson5(path.join(ROOT, 'oh-package.json5')) as { devDependencies: Record<string, string> };
+  assert.equal(installed, npmVersion);
+  assert.equal(ohpm.devDependencies['@ohos/hypium'], npmVersion, 'oh-package.json5 pins the hypium the suites run on here');
 });
