@@ -57,7 +57,7 @@ function parseMintArgs(argv: readonly string[]): MintArgs {
 }
 
 /** A paid consumable order as IAP Kit signs it (field names from PurchaseOrderPayload). */
-function order(appId: string, n: number, now: number): Record<string, string | number> {
+function order(appId: string, n: number, now: number): Record<string, string | number | boolean> {
   return {
     environment: 'SANDBOX',
     purchaseOrderId: `sample-order-${n}`,
