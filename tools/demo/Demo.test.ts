@@ -46,6 +46,17 @@ describe('npm run demo', () => {
     // Timeline lines carry a relative timestamp and an actor.
     assert.match(run.stdout, /^ {2}\+ +\d+\.\d{3}s +store +createPurchase gems_100 → order #[0-9a-f]{6} PAID/m);
     assert.match(run.stdout, /no purchase token or JWS in the output, the device log or the server log/);
+    // Sweeps count distinct orders: launch 3 lists remove_ads under UNFINISHED and CURRENT_ENTITLEMENT, one order.
+    assert.match(run.stdout, /app#3 +launch sweep done: 1 order listed, 0 delivered now, 1 granted before the crash, only finished now$/m);
+    assert.match(run.stdout, /app#2 +launch sweep done: 1 order listed, 1 delivered now$/m);
+    // The lost answer: the sweep it triggers lists gems_1200 (UNFINISHED) and remove_ads (CURRENT_ENTITLEMENT).
+    assert.match(run.stdout, /purchase\(gems_1200\) → recovered \(the store answered 1001860001, so the engine swept .* 2 orders listed, 1 delivered now\)$/m);
+    // The engine's word "completed" is said in plain words.
+    assert.doesNotMatch(run.stdout, /completed/);
+    // The last lines: the tally, then the verdict.
+    const tail = run.stdout.trimEnd().split('\n').slice(-2);
+    assert.match(tail[0] as string, /^Tally: /);
+    assert.match(tail[1] as string, /^OK: /);
   });
 
   it('without the recovery loop it reports the lost orders and exits 1', { timeout: 120_000 }, async () => {
@@ -55,6 +66,12 @@ describe('npm run demo', () => {
     // ledger at start (it does, without querying the store); the two orders only a sweep can find stay lost.
     assert.match(run.stdout, /^Tally: paid 4, delivered 2, finished [12], duplicated 0, lost 2$/m);
     assert.equal(run.stdout.match(/^ {2}- LOST: order #[0-9a-f]{6} \(gems_(550|1200)\)/gm)?.length, 2, run.stdout);
+    // An app without the recovery loop never sweeps, and the output does not pretend it does.
+    assert.doesNotMatch(run.stdout, /recovered|swept|launch sweep|sweep done/, run.stdout);
+    assert.equal(run.stdout.match(/at launch: no sweep, the store is not asked \(this app has no recovery loop\)/g)?.length, 3);
+    assert.match(run.stdout, /purchase\(gems_1200\) → no result: the store answered 1001860001 and this app has no recovery loop/);
+    assert.match(run.stdout, /on restore: no sweep/);
+    assert.match(run.stdout, /^Tally: .*\nFAILED: \d+ problem\(s\)$/m);
   });
 
   it('rejects unknown options', () => {

@@ -137,7 +137,7 @@ export async function runDeviceScenario(iap: IapModule, options: DeviceOptions):
       'the user paid at the store, the app process died before createPurchase returned (the result never arrives)',
     );
 
-    heading('Launch 2: relaunch and launch sweep; then a crash after the grant, before finishPurchase');
+    heading(`Launch 2: relaunch${options.recovery ? ' and launch sweep' : ' (no sweep)'}; then a crash after the grant, before finishPurchase`);
     app = await launch();
     await app.buyAndDie(
       'remove_ads',
@@ -145,7 +145,7 @@ export async function runDeviceScenario(iap: IapModule, options: DeviceOptions):
       'the grant is committed in the ledger, the process died before finishPurchase (SQLite connection dropped)',
     );
 
-    heading('Launch 3: relaunch and launch sweep; a purchase whose answer is lost; restore; close');
+    heading(`Launch 3: relaunch${options.recovery ? ' and launch sweep' : ' (no sweep)'}; a purchase whose answer is lost; restore; close`);
     app = await launch();
     sim.failNextAfterApplying('createPurchase', IAPErrorCode.SYSTEM_ERROR);
     await app.buy('gems_1200');

@@ -175,6 +175,17 @@ class ProcessStoreGateway implements StoreGateway {
   killAt: { point: KillPoint; reason: string } | undefined = undefined;
   /** Called as finishPurchase leaves the process. */
   onFinish: (purchaseOrderId: string) => void = () => undefined;
+  /**
+   * Distinct orders the store listed since the last `takeListed()`. A sweep sees the same order once per query
+   * that lists it (a non-consumable is UNFINISHED and CURRENT_ENTITLEMENT at once): the timeline counts orders.
+   */
+  private listed = new Set<string>();
+
+  takeListed(): number {
+    const n = this.listed.size;
+    this.listed = new Set<string>();
+    return n;
+  }
 
   constructor(
     private readonly inner: StoreGateway,
@@ -210,6 +221,7 @@ class ProcessStoreGateway implements StoreGateway {
     const page = await this.inner.queryPurchases(productType, queryType, continuationToken);
     if (!this.life.alive) return never<PurchasePage>();
     const ids = page.purchaseDataList.map((data) => shortOrderId(peekOrderId(data)));
+    for (const id of ids) this.listed.add(id);
     if (ids.length > 0) {
       this.timeline.note(
         this.actor,
@@ -395,6 +407,7 @@ export class AppProcess {
         ? `app starts: DeliveryEngine.start() opens the ledger ${ledgerName}`
         : `app starts again: a NEW engine over the SAME ledger file ${ledgerName}`,
     );
+    app.store.takeListed();
     await app.engine.start();
     // start() scheduled the launch sweep on a timer; recover() with the same trigger runs it now (never twice).
     const report = await app.engine.recover(iap.SweepTrigger.LAUNCH);
@@ -409,12 +422,17 @@ export class AppProcess {
   /** The user taps Buy and waits for the result. */
   async buy(productId: string): Promise<void> {
     this.setup.timeline.note('user', `taps Buy ${productId}`);
+    this.store.takeListed();
     const outcome = await this.engine.purchase(productId);
     let text = `purchase(${productId}) → ${outcome.status}`;
-    if (outcome.report !== undefined) {
+    if (outcome.report !== undefined && outcome.report.pages === 0) {
+      // The engine's sweep had no product types to query: nothing looked for the order.
+      text = `purchase(${productId}) → no result: the store answered ${outcome.errorCode} and this app has no ` +
+        'recovery loop, so nothing looks for the order the user may have paid';
+    } else if (outcome.report !== undefined) {
       text +=
-        ` (the store answered ${outcome.errorCode}, so the engine swept at once: ` +
-        `${outcome.report.delivered} delivered, ${outcome.report.completed} completed)`;
+        ` (the store answered ${outcome.errorCode}, so the engine swept the store's orders at once: ` +
+        `${this.sweepSummary(outcome.report, this.store.takeListed())})`;
     } else if (outcome.status !== 'delivered') {
       text += ` (${outcome.errorCategory} ${outcome.errorCode}: ${outcome.message})`;
     }
@@ -434,6 +452,7 @@ export class AppProcess {
   /** The user taps "Restore purchases". */
   async restore(): Promise<void> {
     this.setup.timeline.note('user', 'taps Restore purchases');
+    this.store.takeListed();
     this.noteSweep('restore', await this.engine.restore());
   }
 
@@ -444,17 +463,32 @@ export class AppProcess {
     this.setup.timeline.note(this.actor, 'app closed normally (DeliveryEngine.stop())');
   }
 
-  private noteSweep(trigger: string, r: SweepReport): void {
-    const parts = [`${r.seen} order(s) listed`];
-    if (r.delivered > 0) parts.push(`${r.delivered} delivered now`);
+  /**
+   * What a sweep did, in orders: `listed` counts distinct orders (the report's `seen` counts listings, one per query
+   * that returned the order). "Granted earlier, finished now" is the report's `completed`: an order a previous
+   * launch granted, which this sweep only finished with the store.
+   */
+  private sweepSummary(r: SweepReport, listed: number): string {
+    const parts = [`${listed} order${listed === 1 ? '' : 's'} listed`];
+    parts.push(`${r.delivered} delivered now`);
     if (r.completed > 0) parts.push(`${r.completed} granted before the crash, only finished now`);
     if (r.pending > 0) parts.push(`${r.pending} still pending`);
     if (r.rejected > 0) parts.push(`${r.rejected} rejected`);
     if (r.held > 0) parts.push(`${r.held} held`);
-    const what = r.pages === 0 ? 'no store queries (this app has no recovery loop)' : parts.join(', ');
+    return parts.join(', ');
+  }
+
+  private noteSweep(trigger: string, r: SweepReport): void {
+    const listed = this.store.takeListed();
+    if (r.pages === 0) {
+      // An app without the recovery loop: the engine has no product types to sweep, nothing is asked of the store.
+      const when = trigger === 'launch' ? 'at launch' : `on ${trigger}`;
+      this.setup.timeline.note(this.actor, `${when}: no sweep, the store is not asked (this app has no recovery loop)`);
+      return;
+    }
     this.setup.timeline.note(
       this.actor,
-      `${trigger} sweep done: ${what}${r.complete ? '' : ` — incomplete (${r.errorCategory})`}`,
+      `${trigger} sweep done: ${this.sweepSummary(r, listed)}${r.complete ? '' : ` — incomplete (${r.errorCategory})`}`,
     );
   }
 

@@ -12,7 +12,7 @@ import { emitIapDeclarations } from '../check/EmitIapDeclarations';
 import { bundleEts } from './EtsBundler';
 import { SUMMARY_PREFIX } from './HypiumHost';
 
-interface Tally {
+export interface Tally {
   passed: number;
   failed: number;
   skipped: number;
@@ -134,7 +134,13 @@ async function runHypiumModule(moduleDir: string, suiteDir: string, t: Tally): P
     for (const file of nodeOnly) console.log(`  FAIL ${file} imports @nodetest/*: DevEco's Local Test cannot compile it; move it to src/nodeTest`);
     t.failed += nodeOnly.length;
   }
-  const safe = `${moduleDir}_${suiteDir}`.replace(/[\\/]/g, '_');
+  await runHypiumSuites(list, label, t, (line) => console.log(line));
+}
+
+/** Bundles one List.test.ets (a path under ROOT) and runs it in its own process; every output line goes to `print`. */
+export async function runHypiumSuites(list: string, label: string, t: Tally, print: (line: string) => void): Promise<void> {
+  const listSpec = './' + path.relative(ROOT, list).split(path.sep).join('/');
+  const safe = label.replace(/[\\/]/g, '_');
   const outfile = path.join(OUT_DIR, `hypium-${safe}.cjs`);
   try {
     await bundleEts({
@@ -144,12 +150,12 @@ async function runHypiumModule(moduleDir: string, suiteDir: string, t: Tally): P
         resolveDir: ROOT,
         contents:
           `import { runHypium } from './tools/test/HypiumHost';\n` +
-          `import testsuite from './${moduleDir}/src/${suiteDir}/List.test.ets';\n` +
+          `import testsuite from '${listSpec}';\n` +
           `runHypium(testsuite, ${JSON.stringify(label)}, ${SUITE_TIMEOUT_MS});\n`,
       },
     });
   } catch (e) {
-    console.log(`  FAIL could not bundle ${label}: ${(e as Error).message}`);
+    print(`  FAIL could not bundle ${label}: ${(e as Error).message}`);
     t.failed++;
     return;
   }
@@ -159,10 +165,10 @@ async function runHypiumModule(moduleDir: string, suiteDir: string, t: Tally): P
   let summary: { total: number; pass: number; failure: number; error: number; ignore: number } | undefined;
   const code = await run(process.execPath, ['--enable-source-maps', outfile], { TEST_DATA_DIR: dataDir }, (line) => {
     if (line.startsWith(SUMMARY_PREFIX)) summary = JSON.parse(line.slice(SUMMARY_PREFIX.length));
-    else console.log(line);
+    else print(line);
   });
   if (!summary) {
-    console.log(`  FAIL ${label}: the suite process exited (${code}) without a summary`);
+    print(`  FAIL ${label}: the suite process exited (${code}) without a summary`);
     t.failed++;
     return;
   }

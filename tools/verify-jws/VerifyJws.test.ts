@@ -64,8 +64,9 @@ async function issue(issuerDer: Buffer, issuerKey: crypto.KeyObject, subject: st
 const NULL_VALUE = new Uint8Array([0x05, 0x00]);
 
 function reasonOf(result: CliResult): string {
-  const lines = result.stdout.split('\n').filter((l) => l.length > 0);
-  assert.equal(lines.length, 1, `expected one line, got ${JSON.stringify(result.stdout)}`);
+  assert.equal(result.stdout, '', 'a rejection prints nothing on stdout');
+  const lines = result.stderr.split('\n').filter((l) => l.length > 0);
+  assert.equal(lines.length, 1, `expected one line, got ${JSON.stringify(result.stderr)}`);
   const m = /^rejected: (\S+) \S/.exec(lines[0] as string);
   assert.ok(m, `not a rejection line: ${lines[0]}`);
   return m[1] as string;
@@ -188,7 +189,7 @@ describe('npm run verify-jws', () => {
     ];
     for (const c of cases) {
       const result = await verify(file(`${c.name}.jws`, await c.jws()));
-      assert.equal(result.exitCode === 0 ? 'valid' : reasonOf(result), c.expect, `${c.name}: ${result.stdout}`);
+      assert.equal(result.exitCode === 0 ? 'valid' : reasonOf(result), c.expect, `${c.name}: ${result.stderr}`);
     }
   });
 
@@ -208,15 +209,41 @@ describe('npm run verify-jws', () => {
     }
   });
 
-  it('is wired as the npm script: exit codes and a single stdout line from a real process', () => {
+  it('is wired as the npm script: only the payload on stdout (pipeable to jq), every verdict on stderr', () => {
     const valid = file('script-valid.jws', pki.signJws(order(now)));
     const forged = file('script-none.jws', pki.signJws(order(now), { alg: 'none' }));
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const ok = spawnSync(npm, ['run', '--silent', 'verify-jws', '--', '--root', rootPem, valid], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);
+    // The whole of stdout is one JSON document, as `| jq` needs.
     assert.equal((JSON.parse(ok.stdout) as Record<string, unknown>).purchaseToken, 'token-cli-1');
+    assert.match(ok.stderr, /^valid: order order-cli-1 \(gems_100\), signed by a chain up to [^\n]+\n$/);
     const bad = spawnSync(npm, ['run', '--silent', 'verify-jws', '--', '--root', rootPem, forged], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(bad.status, 1, bad.stderr);
-    assert.match(bad.stdout, /^rejected: unsupported-alg [^\n]+\n$/);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr, /^rejected: unsupported-alg [^\n]+\n$/);
+    const usage = spawnSync(npm, ['run', '--silent', 'verify-jws', '--', valid], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(usage.status, 2);
+    assert.equal(usage.stdout, '');
+    assert.match(usage.stderr, /--root is required/);
+  });
+
+  it('says in its usage line which root formats it reads, and reads both', async () => {
+    const result = await runCli(['--help']);
+    assert.equal(result.exitCode, 2);
+    assert.match(result.stderr, /--root <root\.pem\|root\.cer>/);
+    assert.match(result.stderr, /PEM or DER/);
+    const input = file('formats.jws', pki.signJws(order(now)));
+    assert.equal((await runCli(['--root', rootPem, input])).exitCode, 0);
+    assert.equal((await runCli(['--root', rootDer, input])).exitCode, 0);
+  });
+
+  it('rejects a genuine order that carries a revocation code as revoked, and prints no payload', async () => {
+    const revoked = file('revoked.jws', pki.signJws({ ...order(now), purchaseOrderRevocationReasonCode: '1' }));
+    const result = await verify(revoked);
+    assert.equal(result.exitCode, 1);
+    assert.equal(reasonOf(result), 'revoked');
+    const empty = file('not-revoked.jws', pki.signJws({ ...order(now), purchaseOrderRevocationReasonCode: '' }));
+    assert.equal((await verify(empty)).exitCode, 0, 'an empty code means not revoked');
   });
 });

@@ -1,11 +1,14 @@
-// `npm run verify-jws -- --root <root.pem> [--app-id ID] [--environment SANDBOX|NORMAL] <file>`
+// `npm run verify-jws -- --root <root.pem|root.cer> [--app-id ID] [--environment SANDBOX|NORMAL] <file>`
 //
 // Runs the ON-DEVICE verification rules (common/iap OnDeviceJwsVerifier over the CryptoKitPort adapter, bundled
 // from the .ets sources with @kit.* mapped to tools/node-kits) on the content of <file>: a bare compact JWS, or a
-// purchaseData JSON (content starting with "{", whose jwsPurchaseOrder is verified).
-//   valid    → exit 0, the payload JSON on stdout
-//   rejected → exit 1, one line `rejected: <reason-code> <detail>` on stdout
-//   verifier unavailable (crypto provider failure) → exit 3, one line `unavailable: <message>`
+// purchaseData JSON (content starting with "{", whose jwsPurchaseOrder is verified). The root is a certificate
+// file, PEM or DER. Only the payload goes to stdout, so `npm run -s verify-jws … | jq` works; verdicts go to stderr.
+//   valid    → exit 0, the payload JSON on stdout, `valid: …` on stderr
+//   rejected → exit 1, one line `rejected: <reason-code> <detail>` on stderr, nothing on stdout. A genuine order
+//              that carries a revocation code is `rejected: revoked`, as the engine never grants it and the app
+//              server answers 422 revoked for it.
+//   verifier unavailable (crypto provider failure) → exit 3, one line `unavailable: <message>` on stderr
 //   usage error → exit 2, a message on stderr
 // Without --app-id / --environment the applicationId / environment checks are skipped.
 import * as fs from 'node:fs';
@@ -30,6 +33,7 @@ interface VerifierModule {
     verify(purchaseData: string, jwsPurchaseOrder: string): Promise<VerificationResultLike>;
   };
   CryptoKitPort: new () => object;
+  PurchaseDataParser: { isRevoked(payload: object): boolean };
   VerifierUnavailableError: new (message: string, retryAfterMs: number) => Error;
 }
 
@@ -46,7 +50,9 @@ export interface CliArgs {
   file: string;
 }
 
-export const USAGE = 'usage: npm run verify-jws -- --root <root.pem|root.cer> [--app-id ID] [--environment SANDBOX|NORMAL] <file>';
+export const USAGE =
+  'usage: npm run verify-jws -- --root <root.pem|root.cer> [--app-id ID] [--environment SANDBOX|NORMAL] <file>\n' +
+  '  --root  the pinned root certificate, PEM or DER; <file> a compact JWS or a purchaseData JSON';
 
 /** Parses the command line; throws Error with a usage message when it is wrong. */
 export function parseArgs(argv: readonly string[]): CliArgs {
@@ -91,7 +97,7 @@ export function loadVerifierModule(): Promise<VerifierModule> {
         stdin: {
           resolveDir: ROOT,
           contents:
-            "export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, VerifierUnavailableError } from './common/iap/Index.ets';\n",
+            "export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, PurchaseDataParser, VerifierUnavailableError } from './common/iap/Index.ets';\n",
         },
       });
       // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -135,13 +141,28 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
   const isPurchaseData = content.startsWith('{');
   try {
     const result = await verifier.verify(isPurchaseData ? content : '', isPurchaseData ? '' : content);
-    if (result.isValid) {
-      return { exitCode: 0, stdout: `${JSON.stringify(result.payload, null, 2)}\n`, stderr: '' };
+    if (result.isValid && result.payload !== undefined) {
+      const p = result.payload as Record<string, unknown>;
+      if (mod.PurchaseDataParser.isRevoked(result.payload)) {
+        return {
+          exitCode: 1,
+          stdout: '',
+          stderr: `rejected: revoked genuine signature, but the order was refunded (purchaseOrderRevocationReasonCode ` +
+            `${JSON.stringify(p['purchaseOrderRevocationReasonCode'])}): it is never granted, and a grant made earlier is taken back\n`,
+        };
+      }
+      const checked = [args.appId ? `app ${args.appId}` : '', args.environment ? args.environment : ''].filter((x) => x);
+      return {
+        exitCode: 0,
+        stdout: `${JSON.stringify(result.payload, null, 2)}\n`,
+        stderr: `valid: order ${String(p['purchaseOrderId'])} (${String(p['productId'])}), signed by a chain up to ` +
+          `${args.root}${checked.length > 0 ? `, ${checked.join(', ')} checked` : ', applicationId and environment not checked'}\n`,
+      };
     }
-    return { exitCode: 1, stdout: `rejected: ${result.reason} ${oneLine(result.detail)}\n`, stderr: '' };
+    return { exitCode: 1, stdout: '', stderr: `rejected: ${result.reason} ${oneLine(result.detail)}\n` };
   } catch (e) {
     if (e instanceof mod.VerifierUnavailableError) {
-      return { exitCode: 3, stdout: `unavailable: ${oneLine((e as Error).message)}\n`, stderr: '' };
+      return { exitCode: 3, stdout: '', stderr: `unavailable: ${oneLine((e as Error).message)}\n` };
     }
     throw e;
   }
