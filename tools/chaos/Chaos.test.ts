@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { ROOT } from '../check/EtsProject';
 // Only the bundle may load ChaosRunner (it imports the .ets engine); type imports are fine.
 import { loadChaos } from './ChaosBundle';
+import { DEFECT_SCHEDULES } from './DefectSchedules';
 import { MUTANTS, runMutants } from './Mutants';
 
 const SEED = 4242;
@@ -38,6 +39,14 @@ test('each deliberately broken engine is caught by its counter', { timeout: 240_
   for (const r of results) {
     assert.ok(r.summary.failure, `mutant ${r.mutant.name} survived ${r.summary.runs} schedules`);
     assert.ok(r.caught, `mutant ${r.mutant.name}: expected ${r.mutant.expect}, got ${JSON.stringify(r.summary.counters)}`);
+  }
+});
+
+test('the schedules of the reproduced engine defects pass every check', { timeout: 120_000 }, async () => {
+  const chaos = await loadChaos();
+  for (const d of DEFECT_SCHEDULES) {
+    const r = await chaos.runOne(d.schedule);
+    assert.deepEqual(r.violations, [], `${d.name} (caught by ${d.caughtBy} before the fix):\n${r.trace.join('\n')}`);
   }
 });
 

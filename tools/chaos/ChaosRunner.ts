@@ -140,6 +140,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   return { runs, orders, counters, rows: [...rows.values()], recoveries, elapsedMs: Date.now() - started, failure };
 }
 
+/** Runs one hand-written schedule (DefectSchedules.ts) and returns its violations and trace. */
+export async function runOne(schedule: Schedule, workDir?: string): Promise<ScheduleResult> {
+  const dir = workDir ?? defaultWorkDir();
+  try {
+    return (await runSchedule(schedule, path.join(dir, 'one'))).result;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The last line of every chaos run: every counter the exit code counts. */
 export function finalLine(s: ChaosSummary): string {
   return `chaos: runs ${s.runs}, orders ${s.orders}, ${VIOLATION_KINDS.map((k) => `${k} ${s.counters[k]}`).join(', ')}`;

@@ -71,6 +71,8 @@ export const CHAOS_RETRY = { baseDelayMs: 2000, maxDelayMs: 300_000, maxAutoRetr
 export const CHAOS_CALL_TIMEOUT_MS = 30_000;
 /** Virtual time one fault-free pass may take (store, verifier and ledger answer at once in virtual time). */
 export const CHAOS_PASS_MS = 60_000;
+/** The engine's foreground throttle (EngineConfig default 60 s) plus the FREQUENT_CALLS window. */
+const FOREGROUND_OWED_AFTER_MS = 60_000 + 5_000;
 /** The FREQUENT_CALLS window the engine honours (BackoffPolicy.FREQUENT_CALLS_MIN_DELAY_MS). */
 const FREQUENT_CALLS_MS = 5000;
 
@@ -155,6 +157,9 @@ export class ChaosWorld implements FaultControl {
   /** Event number of the running process's last reason to look at the store (launch, foreground, restore). */
   private lastTriggerAt = 0;
   private events = 0;
+  /** First-page store queries so far, and when the last one arrived (true time). */
+  private queries = 0;
+  private lastQueryAt = 0;
   /** Orders paid outside the app (another device), by when they appeared. */
   private readonly outsideAt = new Map<string, number>();
   private proc: AppProcess | undefined;
@@ -181,6 +186,10 @@ export class ChaosWorld implements FaultControl {
     this.verifierConfig = new OnDeviceJwsVerifierConfig(sim.rootCertificatePem);
     this.verifierConfig.clock = (): number => this.clock.deviceNow();
     sim.addObserver((entry, order) => {
+      if (entry.kind === 'call' && entry.fn === 'queryPurchases' && !entry.facts.continued) {
+        this.queries++;
+        this.lastQueryAt = this.clock.now();
+      }
       if (entry.kind !== 'call' || this.quiescing) return;
       if (entry.fn === 'finishPurchase' && entry.applied && order) this.checkFinish(order);
       if (!entry.ok && entry.code === IAPErrorCode.NETWORK_ERROR) this.count(entry.applied ? 'lost-result' : 'network');
@@ -330,11 +339,26 @@ export class ChaosWorld implements FaultControl {
       case 'kill':
         if (this.alive()) this.kill('kill');
         return;
-      case 'foreground':
+      case 'foreground': {
         await this.ensureEngine();
         this.lastTriggerAt = ++this.events;
-        await this.settle(this.engine?.onForeground());
+        const engine = this.engine;
+        if (!engine || !this.alive()) return;
+        // A foreground a throttle window after the last look at the store must look again, whatever the device's
+        // wall clock did meanwhile (the throttle runs on the monotonic clock).
+        const owed = !engine.state.sweeping && this.clock.now() - this.lastQueryAt > FOREGROUND_OWED_AFTER_MS;
+        const before = this.queries;
+        await this.settle(engine.onForeground());
+        if (owed && this.alive() && this.queries === before) {
+          this.violations.push({
+            kind: 'late',
+            orderId: '',
+            detail: `a foreground ${Math.round((this.clock.now() - this.lastQueryAt) / 1000)} s after the last store query ran no sweep`,
+          });
+          this.note('!! the foreground ran no sweep');
+        }
         return;
+      }
       case 'restore':
         await this.ensureEngine();
         this.lastTriggerAt = ++this.events;
