@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ScheduleResult, lateBoundMs, runSchedule } from './ChaosWorld';
 import { VIOLATION_KINDS, Violation, ViolationKind } from './Invariants';
+import { DEFECT_SCHEDULES } from './DefectSchedules';
 import { FAULTS, Fault, Schedule, scheduleArbitrary } from './Scenario';
 
 export interface ChaosOptions {
@@ -120,6 +121,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       numRuns: options.runs,
       path: options.path,
       endOnFailure: options.noShrink === true,
+      // The reproduced defects' schedules run first, every time (unless a failure is being replayed).
+      examples: options.path === undefined ? DEFECT_SCHEDULES.map((d): [Schedule] => [d.schedule]) : [],
     });
     if (details.failed) {
       const schedule = details.counterexample?.[0];

@@ -510,6 +510,8 @@ export class ChaosWorld implements FaultControl {
   private async launch(): Promise<void> {
     this.config = this.nextConfig;
     this.lastTriggerAt = ++this.events;
+    // A new process owes no foreground sweep before its own throttle window has passed.
+    this.lastQueryAt = this.clock.now();
     const proc = new AppProcess(++this.processes);
     const deliveries = new DeliveryCounter();
     const context = { databaseDir: this.dir };
