@@ -154,6 +154,8 @@ export class ChaosWorld implements FaultControl {
   private diskArms: DiskArm[] = [];
   private activityCount = 0;
   private signedOut = false;
+  /** The player signed in to the app: the engine's AccountProvider binding (undefined: nobody). */
+  private appAccount: string | undefined = 'player-a';
   /** Event number of the running process's last reason to look at the store (launch, foreground, restore). */
   private lastTriggerAt = 0;
   private events = 0;
@@ -424,6 +426,15 @@ export class ChaosWorld implements FaultControl {
         this.sim.setAccount({ signedIn: true });
         this.signedOut = false;
         return;
+      case 'account': {
+        this.appAccount = s.to === 'none' ? undefined : s.to;
+        this.count('account');
+        // The app sweeps when its user changes, so orders held for this player are delivered now.
+        if (!this.alive() || !this.engine) return;
+        this.lastTriggerAt = ++this.events;
+        await this.settle(this.engine.recover());
+        return;
+      }
       case 'catalog': {
         const maxQuantity = s.maxQuantity;
         this.nextConfig = {
@@ -520,7 +531,8 @@ export class ChaosWorld implements FaultControl {
         store: new ChaosStoreGateway(new IapKitStoreGateway(context), proc, this),
         ledger: new ChaosLedger(new RdbDeliveryLedger(context), proc, this, deliveries),
         verifier: new ChaosVerifier(new OnDeviceJwsVerifier(this.verifierConfig, new CryptoKitPort()), proc, this),
-        granter: new ChaosGranterPort(new ChaosGranter(() => this.sim.lastSeq), proc, this, deliveries),
+        granter: new ChaosGranterPort(new ChaosGranter(() => this.sim.lastSeq, () => this.appAccount ?? ''), proc, this, deliveries),
+        accounts: { currentBinding: (): Promise<string | undefined> => Promise.resolve(this.appAccount) },
         clock: this.clock.portFor(proc),
         logger: this.logger,
         random: (): number => this.prng.nextUint32() / 2 ** 32,
@@ -675,7 +687,8 @@ export class ChaosWorld implements FaultControl {
     await this.stopEngine();
     const catalog = new Set(this.config.products.map((p) => p.productId));
     const maxQuantity = this.config.maxQuantity ?? 10;
-    this.violations.push(...checkInvariants(this.sim, this.installs, (o) => !catalog.has(o.productId) || o.quantity > maxQuantity));
+    this.violations.push(...checkInvariants(this.sim, this.installs,
+      (o) => !catalog.has(o.productId) || o.quantity > maxQuantity || this.heldForAnother(o)));
   }
 
   /**
@@ -698,6 +711,7 @@ export class ChaosWorld implements FaultControl {
       if (!o.paid || o.revoked || o.finished) continue;
       // An order this version of the app no longer sells (or not in that quantity) is not owed by it.
       if (!catalog.has(o.productId) || o.quantity > maxQuantity) continue;
+      if (this.heldForAnother(o)) continue;
       const row = ledgerRows.get(o.purchaseOrderId);
       const delivered = row !== undefined && (row.state === 'granted' || row.state === 'finished');
       if (!delivered) undelivered++;
@@ -736,6 +750,11 @@ export class ChaosWorld implements FaultControl {
         });
       }
     }
+  }
+
+  /** Bought by a player who is not signed in to the app at the end: the app rightly holds it for them. */
+  private heldForAnother(o: OrderView): boolean {
+    return o.developerPayload !== undefined && o.developerPayload !== '' && o.developerPayload !== this.appAccount;
   }
 
   /** Invariant 2, checked live: when the store records a finish, the grant must already be durable. */

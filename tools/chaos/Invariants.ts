@@ -46,6 +46,9 @@ export interface LogRow {
   payload_revoked: number;
   paid: number;
   store_seq: number;
+  /** The app's player at grant time, and the developerPayload binding of the order ('' = none). */
+  account: string;
+  payload_account: string;
 }
 
 /** What one install's ledger file durably holds. */
@@ -133,6 +136,9 @@ export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[], 
       }
       if (r.payload_revoked === 1) add('wrongly-granted', r.order_id, `${o.productId}: granted although its payload said it was refunded`);
       if (r.paid === 0 || !o.paid) add('wrongly-granted', r.order_id, `${o.productId}: granted before it was paid`);
+      if (r.payload_account !== '' && r.payload_account !== r.account) {
+        add('wrongly-granted', r.order_id, `${o.productId}: bought by ${r.payload_account}, granted while ${r.account || 'nobody'} was signed in`);
+      }
     }
   }
 

@@ -65,6 +65,8 @@ export type Step =
   /** The HUAWEI ID signs out (store calls fail) until `sign-in` or the end of the schedule. */
   | { kind: 'sign-out' }
   | { kind: 'sign-in' }
+  /** Another user signs in to the app (or nobody is): the engine's AccountProvider binding changes; the app sweeps. */
+  | { kind: 'account'; to: 'player-a' | 'player-b' | 'none' }
   /** The next app version (from the next launch on) drops a product from its catalog and/or lowers maxQuantity. */
   | { kind: 'catalog'; drop: ProductId | 'none'; maxQuantity: number }
   /** Store paging anomalies (until the end): follow-up pages repeat an order, a token comes back, a follow-up page fails. */
@@ -122,6 +124,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'sign-out' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'sign-in' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('account' as const), to: fc.constantFrom<'player-a' | 'player-b' | 'none'>('player-a', 'player-b', 'none') }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -194,6 +200,7 @@ export const FAULTS = [
   'during',
   'clock-jump',
   'sign-out',
+  'account',
   'catalog',
   'paging',
 ] as const;
@@ -223,6 +230,7 @@ export function faultOf(s: Step): Fault | undefined {
     case 'during':
     case 'clock-jump':
     case 'sign-out':
+    case 'account':
     case 'catalog':
     case 'paging':
       return s.kind;
@@ -283,6 +291,8 @@ export function describeStep(s: Step): string {
       return 'the user signs out of the HUAWEI ID';
     case 'sign-in':
       return 'the user signs in again';
+    case 'account':
+      return s.to === 'none' ? 'the player signs out of the app' : `${s.to} signs in to the app (account switch)`;
     case 'catalog':
       return `the next app version ${s.drop === 'none' ? 'keeps its products' : `drops ${s.drop}`}, maxQuantity ${s.maxQuantity}`;
     case 'paging':
