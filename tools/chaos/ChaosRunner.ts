@@ -95,11 +95,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   };
 
   const property = fc.asyncProperty(scheduleArbitrary, async (schedule) => {
-    const { result } = await runSchedule(schedule, path.join(workDir, `s${n++}`));
+    const { result, engineLog } = await runSchedule(schedule, path.join(workDir, `s${n++}`));
     if (counting) {
       if (options.keepGoing === true && process.env.CHAOS_DETAILS) {
         for (const v of result.violations) process.stderr.write(`  [${v.kind}] ${v.detail} | faults: ${[...result.faults].join(',')}\n`);
-        if (result.violations.length > 0 && process.env.CHAOS_DETAILS === 'trace') process.stderr.write(`${result.trace.join('\n')}\n`);
+        if (result.violations.length > 0 && process.env.CHAOS_DETAILS === 'trace') {
+          process.stderr.write(`${result.trace.join('\n')}\n${engineLog.map((l) => `    ${l}`).join('\n')}\n`);
+        }
       }
       aggregate(result);
       options.onProgress?.(runs);

@@ -71,6 +71,8 @@ export const CHAOS_RETRY = { baseDelayMs: 2000, maxDelayMs: 300_000, maxAutoRetr
 export const CHAOS_CALL_TIMEOUT_MS = 30_000;
 /** Virtual time one fault-free pass may take (store, verifier and ledger answer at once in virtual time). */
 export const CHAOS_PASS_MS = 60_000;
+/** How long a new app process takes to start. */
+const PROCESS_START_MS = 1000;
 /** The engine's foreground throttle (EngineConfig default 60 s) plus the FREQUENT_CALLS window. */
 const FOREGROUND_OWED_AFTER_MS = 60_000 + 5_000;
 /** The FREQUENT_CALLS window the engine honours (BackoffPolicy.FREQUENT_CALLS_MIN_DELAY_MS). */
@@ -519,6 +521,8 @@ export class ChaosWorld implements FaultControl {
 
   /** A new app process: a new engine over the same ledger file and the same store; start() + its launch sweep. */
   private async launch(): Promise<void> {
+    // Starting a process takes time (and no record of the new process shares a millisecond with the old one's).
+    if (!this.alive()) this.clock.advanceTo(this.clock.now() + PROCESS_START_MS);
     this.config = this.nextConfig;
     this.lastTriggerAt = ++this.events;
     // A new process owes no foreground sweep before its own throttle window has passed.
