@@ -156,15 +156,14 @@ export class ChaosWorld implements FaultControl {
   private diskArms: DiskArm[] = [];
   private activityCount = 0;
   private signedOut = false;
+  /** The running process's engine.start() succeeded. */
+  private started = false;
   /** The player signed in to the app: the engine's AccountProvider binding (undefined: nobody). */
   private appAccount: string | undefined = 'player-a';
-  /** Event number of the running process's last reason to look at the store (launch, foreground, restore). */
-  private lastTriggerAt = 0;
-  private events = 0;
   /** First-page store queries so far, and when the last one arrived (true time). */
   private queries = 0;
   private lastQueryAt = 0;
-  /** Orders paid outside the app (another device), by when they appeared. */
+  /** Orders paid outside the app (another device), by the store's sequence number when they appeared. */
   private readonly outsideAt = new Map<string, number>();
   private proc: AppProcess | undefined;
   private engine: DeliveryEngine | undefined;
@@ -345,7 +344,6 @@ export class ChaosWorld implements FaultControl {
         return;
       case 'foreground': {
         await this.ensureEngine();
-        this.lastTriggerAt = ++this.events;
         const engine = this.engine;
         if (!engine || !this.alive()) return;
         // A foreground a throttle window after the last look at the store must look again, whatever the device's
@@ -365,7 +363,6 @@ export class ChaosWorld implements FaultControl {
       }
       case 'restore':
         await this.ensureEngine();
-        this.lastTriggerAt = ++this.events;
         await this.settle(this.engine?.restore());
         return;
       case 'relaunch':
@@ -433,7 +430,6 @@ export class ChaosWorld implements FaultControl {
         this.count('account');
         // The app sweeps when its user changes, so orders held for this player are delivered now.
         if (!this.alive() || !this.engine) return;
-        this.lastTriggerAt = ++this.events;
         await this.settle(this.engine.recover());
         return;
       }
@@ -456,7 +452,7 @@ export class ChaosWorld implements FaultControl {
       case 'outside':
         try {
           const o = this.sim.purchaseOutsideApp(s.product, { quantity: this.quantityFor(s.product, s.quantity) });
-          this.outsideAt.set(o.purchaseOrderId, ++this.events);
+          this.outsideAt.set(o.purchaseOrderId, this.sim.lastSeq);
           return this.note(`order ${o.purchaseOrderId} (${o.productId} x${o.quantity}) waits in the store`);
         } catch (e) {
           return this.note(`refused by the store: ${(e as Error).message}`);
@@ -516,7 +512,28 @@ export class ChaosWorld implements FaultControl {
   }
 
   private async ensureEngine(): Promise<void> {
-    if (!this.alive()) await this.launch();
+    if (!this.alive()) {
+      await this.launch();
+    } else if (!this.started) {
+      // The app tries again when the user comes back (the engine's contract: start() again re-opens the ledger).
+      await this.startEngine();
+      await this.settle();
+    }
+  }
+
+  /** start(): a rejection (the ledger cannot be opened now) leaves the process running with an un-started engine. */
+  private async startEngine(): Promise<void> {
+    const engine = this.engine;
+    const proc = this.proc;
+    if (!engine || !proc) return;
+    try {
+      await this.await(engine.start());
+      this.started = !proc.dead;
+    } catch (e) {
+      if (e instanceof StuckError) throw e;
+      this.started = false;
+      this.note(`process #${proc.id}: engine.start() failed: ${(e as Error).message}`);
+    }
   }
 
   /** A new app process: a new engine over the same ledger file and the same store; start() + its launch sweep. */
@@ -524,7 +541,6 @@ export class ChaosWorld implements FaultControl {
     // Starting a process takes time (and no record of the new process shares a millisecond with the old one's).
     if (!this.alive()) this.clock.advanceTo(this.clock.now() + PROCESS_START_MS);
     this.config = this.nextConfig;
-    this.lastTriggerAt = ++this.events;
     // A new process owes no foreground sweep before its own throttle window has passed.
     this.lastQueryAt = this.clock.now();
     const proc = new AppProcess(++this.processes);
@@ -545,12 +561,9 @@ export class ChaosWorld implements FaultControl {
     );
     this.proc = proc;
     this.engine = engine;
+    this.started = false;
     this.note(`process #${proc.id} starts`);
-    try {
-      await this.await(engine.start());
-    } catch (e) {
-      throw new StuckError(`process #${proc.id}: engine.start() failed: ${(e as Error).message}`);
-    }
+    await this.startEngine();
     await this.settle();
     if (this.crashedSinceLaunch && !proc.dead) {
       this.recoveries++;
@@ -614,6 +627,8 @@ export class ChaosWorld implements FaultControl {
     const virtualStart = this.clock.now();
     let lastActivity = this.activityCount;
     let quietSince = Date.now();
+    // Most waits settle within a few turns of the event loop; only a blocked engine gets to the real-time polling.
+    for (let i = 0; i < 100 && !done; i++) await turn();
     while (!done) {
       await new Promise<void>((resolve) => setTimeout(resolve, 1));
       if (done) break;
@@ -703,7 +718,8 @@ export class ChaosWorld implements FaultControl {
   private async liveness(): Promise<void> {
     const bound = lateBoundMs();
     this.trace.push(`    -- faults cleared; the app stays in the foreground for ${bound / 1000} s --`);
-    await this.ensureEngine();
+    // Launched if the last fault killed it; a running app gets no call from here on (not even start() again).
+    if (!this.alive()) await this.launch();
     await this.passTime(bound);
     if (!this.alive() || !this.engine) return;
     const ledgerRows = readLedgerRows(this.ledgerFile);
@@ -719,9 +735,9 @@ export class ChaosWorld implements FaultControl {
       const row = ledgerRows.get(o.purchaseOrderId);
       const delivered = row !== undefined && (row.state === 'granted' || row.state === 'finished');
       if (!delivered) undelivered++;
-      // Paid on another device after the running app last looked: IAP Kit tells the app nothing, so only the
-      // next launch / foreground / restore (or a sweep that happens to run) can find it.
-      if ((this.outsideAt.get(o.purchaseOrderId) ?? -1) > this.lastTriggerAt) {
+      // Paid on another device and not listed to the app since (IAP Kit tells the app nothing): only the next
+      // sweep that reads its type can find it, and a running app with no due work has no reason to sweep.
+      if (!this.listedSince(o)) {
         if (!delivered) unknown++;
         continue;
       }
@@ -754,6 +770,14 @@ export class ChaosWorld implements FaultControl {
         });
       }
     }
+  }
+
+  /** Whether a first-page query of the order's type answered the app after an outside order appeared. */
+  private listedSince(o: OrderView): boolean {
+    const created = this.outsideAt.get(o.purchaseOrderId);
+    if (created === undefined) return true;
+    return this.sim.audit().some((e) => e.kind === 'call' && e.fn === 'queryPurchases' && e.delivered && !e.facts.continued &&
+      e.seq > created && e.facts.productType === o.productType);
   }
 
   /** Bought by a player who is not signed in to the app at the end: the app rightly holds it for them. */
