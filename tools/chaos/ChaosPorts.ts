@@ -64,6 +64,8 @@ export interface FaultControl {
   reach(point: CrashPoint, proc: AppProcess): boolean;
   /** True when this verification must fail as "verifier unreachable". */
   verifierDown(): boolean;
+  /** True when this verdict, once decided, must be lost on the way back. */
+  verdictLost(): boolean;
   /** True when this call of `port` must never answer. */
   hang(port: HangPort, proc: AppProcess): boolean;
   /** Every port call and answer (so the harness can tell a working engine from a blocked one). */
@@ -149,6 +151,7 @@ export class ChaosVerifier implements PurchaseVerifier {
     return guard(this.proc, async () => {
       const result = await this.inner.verify(purchaseData, jwsPurchaseOrder);
       if (this.faults.reach('after-verify', this.proc)) return never<VerificationResult>();
+      if (this.faults.verdictLost()) throw new VerifierUnavailableError('chaos: the verdict was lost on the way back', 0);
       return result;
     }, this.faults);
   }

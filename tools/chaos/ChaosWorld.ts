@@ -152,6 +152,7 @@ export class ChaosWorld implements FaultControl {
   private readonly injected = new Map<Fault, number>();
   private arms: CrashArm[] = [];
   private verifierDownLeft = 0;
+  private verdictLostLeft = 0;
   private readonly hangs = new Map<HangPort, number>();
   private diskArms: DiskArm[] = [];
   private activityCount = 0;
@@ -230,6 +231,11 @@ export class ChaosWorld implements FaultControl {
     if (left <= 0) return false;
     this.hangs.set(port, left - 1);
     this.count('hang');
+    if (port === 'queryPurchases') {
+      // The app did look at the store (the call never got an answer): that counts for the foreground throttle.
+      this.queries++;
+      this.lastQueryAt = this.clock.now();
+    }
     this.note(`   (${port} call hangs)`);
     return true;
   }
@@ -274,6 +280,13 @@ export class ChaosWorld implements FaultControl {
     if (action === 'pay') this.sim.completePayment(o.purchaseOrderId);
     else this.sim.failPayment(o.purchaseOrderId);
     this.note(`   at ${point}: pending payment of ${o.purchaseOrderId} ${action === 'pay' ? 'completes' : 'fails'}`);
+  }
+
+  verdictLost(): boolean {
+    if (this.verdictLostLeft <= 0) return false;
+    this.verdictLostLeft--;
+    this.count('verdict-lost');
+    return true;
   }
 
   verifierDown(): boolean {
@@ -388,6 +401,9 @@ export class ChaosWorld implements FaultControl {
         return;
       case 'verifier-down':
         this.verifierDownLeft += s.count;
+        return;
+      case 'verdict-lost':
+        this.verdictLostLeft += s.count;
         return;
       case 'throttle':
         this.sim.injectError({ fn: s.fn, code: IAPErrorCode.FREQUENT_CALLS, count: s.count });
@@ -686,6 +702,7 @@ export class ChaosWorld implements FaultControl {
   private async quiesce(): Promise<void> {
     this.arms = [];
     this.verifierDownLeft = 0;
+    this.verdictLostLeft = 0;
     this.hangs.clear();
     this.diskArms = [];
     this.sim.clearFaults();

@@ -72,6 +72,8 @@ export type Step =
   /** Store paging anomalies (until the end): follow-up pages repeat an order, a token comes back, a follow-up page fails. */
   | { kind: 'paging'; quirk: 'overlap' | 'repeat-token' | 'page-error' }
   | { kind: 'verifier-down'; count: number }
+  /** The verifier decides, but its answer is lost on the way back (the app sees "unreachable"). */
+  | { kind: 'verdict-lost'; count: number }
   /** FREQUENT_CALLS for the next `count` calls of `fn`. */
   | { kind: 'throttle'; fn: StoreCall; count: number }
   /** Refunds a paid order (an unfinished one when `unfinished` and there is one). */
@@ -167,6 +169,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('verifier-down' as const), count: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('verdict-lost' as const), count: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('throttle' as const), fn: storeCall, count: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('refund' as const), pick: fc.nat(7), unfinished: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('forged' as const), forgery: fc.constantFrom(...FORGERIES), via, product }) },
@@ -187,6 +190,7 @@ export const FAULTS = [
   'network',
   'lost-result',
   'verifier-down',
+  'verdict-lost',
   'throttle',
   'refund',
   'forged',
@@ -213,6 +217,7 @@ export function faultOf(s: Step): Fault | undefined {
       return s.point;
     case 'kill':
     case 'verifier-down':
+    case 'verdict-lost':
     case 'throttle':
     case 'refund':
     case 'forged':
@@ -265,6 +270,8 @@ export function describeStep(s: Step): string {
       return `the next ${s.count} ${s.fn} call(s) fail with NETWORK_ERROR${s.applied ? ' after taking effect (answer lost)' : ''}`;
     case 'verifier-down':
       return `the verifier is unreachable for ${s.count} call(s)`;
+    case 'verdict-lost':
+      return `the verifier's next ${s.count} answer(s) are lost after it decided`;
     case 'throttle':
       return `the next ${s.count} ${s.fn} call(s) get FREQUENT_CALLS`;
     case 'refund':
