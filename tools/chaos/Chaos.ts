@@ -124,8 +124,10 @@ async function main(): Promise<void> {
     path: args.path,
     noShrink: args.noShrink,
     keepGoing: args.keepGoing,
-    onProgress: (done) => {
-      if (done % step === 0) process.stderr.write(`  ${done}/${args.runs} schedules\n`);
+    onProgress: (done, orders, counters) => {
+      if (done % step !== 0) return;
+      const figures = Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ');
+      process.stderr.write(`  ${done}/${args.runs} schedules, orders ${orders}, ${figures}\n`);
     },
   });
   console.log(chaos.formatSummary(summary, args.seed, mutant ? `--mutant ${mutant.name}` : ''));

@@ -22,8 +22,8 @@ export interface ChaosOptions {
   keepGoing?: boolean;
   /** Stop only at a schedule violating this counter (how a mutant is shown to be caught by its counter). */
   stopOn?: ViolationKind;
-  /** Called after every counted schedule. */
-  onProgress?: (done: number) => void;
+  /** Called after every counted schedule, with the figures so far. */
+  onProgress?: (done: number, orders: number, counters: Readonly<Record<ViolationKind, number>>) => void;
 }
 
 export interface FaultRow {
@@ -104,7 +104,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
         }
       }
       aggregate(result);
-      options.onProgress?.(runs);
+      options.onProgress?.(runs, orders, counters);
     }
     const stop = options.stopOn !== undefined
       ? result.violations.some((v) => v.kind === options.stopOn)
