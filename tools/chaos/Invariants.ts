@@ -100,8 +100,10 @@ function countRows(rows: LogRow[], orderId: string, kind: 'grant' | 'revoke'): n
 }
 
 /**
- * `notSold(o)`: the final app version does not sell this order's product (or not in that quantity); such an order,
- * if never granted, is not owed by this app (it stays unfinished for the support desk), so it is not "lost".
+ * `notSold(o)`: the final app version does not sell this order's product (or not in that quantity), or the order is
+ * bound to another player than the one signed in at the end; such an order, if never granted, is not owed by this
+ * app now (it stays unfinished, held for its owner or the support desk), so it is not "lost", and a non-consumable
+ * of it need not be owned at the end.
  */
 export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[], notSold: (o: OrderView) => boolean = () => false): Violation[] {
   const out: Violation[] = [];
@@ -170,7 +172,8 @@ export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[], 
       if (perInstall.every((p) => p.grants === 0) && notSold(o)) continue;
       if (perInstall.every((p) => p.grants === 0)) add('lost', id, `${o.productId} x${o.quantity}: paid, never granted`);
       if (perInstall.some((p) => p.revokes > 0)) add('lost', id, `${o.productId}: entitlement taken back without a refund`);
-      if (o.productType === ProductType.NONCONSUMABLE && !final.owned.has(o.productId)) {
+      // Restored only while the app still sells it and for the player who bought it.
+      if (o.productType === ProductType.NONCONSUMABLE && !final.owned.has(o.productId) && !notSold(o)) {
         add('lost', id, `${o.productId}: paid non-consumable not owned at the end${installs.length > 1 ? ' (after a reinstall)' : ''}`);
       }
       if (!o.finished) add('lost', id, `${o.productId}: left unfinished in the store`);
