@@ -1,24 +1,37 @@
-// `npm test` runs a fixed-seed batch of chaos schedules against the real engine (every counter must stay 0), and
-// checks that the harness is able to fail: each deliberately broken engine is caught by its counter.
+// `npm test` runs a fixed-seed batch of chaos schedules against the real engine (every counter must stay 0), checks
+// that the harness is able to fail (each deliberately broken engine is caught by its counter), and that the CLI
+// explains itself and refuses bad arguments in one line with exit code 2.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { test } from 'node:test';
+import { ROOT } from '../check/EtsProject';
 // Only the bundle may load ChaosRunner (it imports the .ets engine); type imports are fine.
+import { parseArgs } from './Chaos';
 import { loadChaos } from './ChaosBundle';
+import { DEFECT_SCHEDULES } from './DefectSchedules';
 import { MUTANTS, runMutants } from './Mutants';
 
 const SEED = 4242;
-const RUNS = 500;
+const RUNS = 200;
 
-test(`${RUNS} chaos schedules (seed ${SEED}): nothing lost, duplicated, finished early or wrongly granted`, { timeout: 240_000 }, async () => {
+test(`${RUNS} chaos schedules (seed ${SEED}): nothing lost, duplicated, finished early, wrongly granted, late or stuck`, { timeout: 240_000 }, async () => {
   const chaos = await loadChaos();
   const summary = await chaos.runChaos({ runs: RUNS, seed: SEED });
   const report = chaos.formatSummary(summary, SEED);
   assert.equal(summary.failure, undefined, report);
   assert.equal(summary.runs, RUNS);
-  assert.deepEqual(summary.counters, { lost: 0, duplicated: 0, 'premature-finish': 0, 'wrongly-granted': 0, stuck: 0 }, report);
+  assert.deepEqual(
+    summary.counters,
+    { lost: 0, duplicated: 0, 'premature-finish': 0, 'wrongly-granted': 0, late: 0, stuck: 0 },
+    report,
+  );
   assert.ok(summary.orders > RUNS, `schedules bought something (${summary.orders} orders)`);
   for (const row of summary.rows) assert.ok(row.injected > 0, `fault ${row.fault} fired at least once`);
-  assert.match(chaos.finalLine(summary), /^chaos: runs 500, orders \d+, lost 0, duplicated 0, premature-finish 0, wrongly-granted 0$/);
+  assert.match(
+    chaos.finalLine(summary),
+    /^chaos: runs 200, orders \d+, lost 0, duplicated 0, premature-finish 0, wrongly-granted 0, late 0, stuck 0$/,
+  );
 });
 
 test('each deliberately broken engine is caught by its counter', { timeout: 240_000 }, async () => {
@@ -28,4 +41,49 @@ test('each deliberately broken engine is caught by its counter', { timeout: 240_
     assert.ok(r.summary.failure, `mutant ${r.mutant.name} survived ${r.summary.runs} schedules`);
     assert.ok(r.caught, `mutant ${r.mutant.name}: expected ${r.mutant.expect}, got ${JSON.stringify(r.summary.counters)}`);
   }
+});
+
+test('the schedules of the reproduced engine defects pass every check', { timeout: 120_000 }, async () => {
+  const chaos = await loadChaos();
+  for (const d of DEFECT_SCHEDULES) {
+    const r = await chaos.runOne(d.schedule);
+    assert.deepEqual(r.violations, [], `${d.name} (caught by ${d.caughtBy} before the fix):\n${r.trace.join('\n')}`);
+  }
+});
+
+function chaosCli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  const r = spawnSync(process.execPath, [tsx, path.join(ROOT, 'tools', 'chaos', 'Chaos.ts'), ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('chaos CLI: --help, and bad arguments give one clear line and exit 2', () => {
+  const help = chaosCli('--help');
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: npm run chaos -- /);
+  assert.match(help.stdout, /late 0, stuck 0/);
+  for (const [args, message] of [
+    [['--runs', '0'], /^chaos: --runs must be a positive integer, got '0'$/],
+    [['--bogus'], /^chaos: unknown argument '--bogus'/],
+  ] as const) {
+    const r = chaosCli(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `${args.join(' ')}: one line, no stack trace: ${r.stderr}`);
+    assert.match(lines[0], message);
+    assert.equal(r.stdout, '');
+  }
+  // The other refusals, in process (same parser).
+  for (const [args, message] of [
+    [['--seed', 'x'], /^--seed must be an integer, got 'x'$/],
+    [['--runs'], /^--runs needs a value$/],
+    [['--runs', '1.5'], /^--runs must be a positive integer, got '1.5'$/],
+    [['--mutant', 'nope'], /^unknown mutant 'nope'/],
+    [['--mutants', '--mutant', 'launch-only'], /^--mutants and --mutant exclude each other$/],
+  ] as const) {
+    assert.throws(() => parseArgs([...args]), { message }, args.join(' '));
+  }
+  assert.deepEqual({ ...parseArgs(['--runs', '7', '--seed', '-3', '--keep-going']), seed: -3 }, {
+    runs: 7, seed: -3, noShrink: false, keepGoing: true, mutants: false, help: false,
+  });
 });

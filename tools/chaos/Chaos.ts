@@ -1,35 +1,66 @@
-// `npm run chaos -- --runs N --seed S [--path P] [--no-shrink] [--mutants | --mutant NAME]`: kills the app at every step of the delivery
-// pipeline (and injects store, verifier and data faults) over random schedules, then checks that no paid order
-// was lost, duplicated, finished before its grant was durable, or granted when it should not have been.
-// Prints a per-fault table and, last, `chaos: runs N, orders M, lost 0, duplicated 0, premature-finish 0,
-// wrongly-granted 0`; on a violation exits 1 with the seed, the fast-check path and the failing schedule's trace.
+// `npm run chaos -- [options]`: kills the app at every step of the delivery pipeline (and injects store, verifier,
+// clock, disk and data faults) over random schedules, then checks that no paid order was lost, duplicated,
+// finished before its grant was durable, granted when it should not have been, delivered late while the app kept
+// running, or left the engine stuck. Exit 0: every counter 0; 1: a violation (or a mutant survived); 2: bad arguments.
 import { loadChaos } from './ChaosBundle';
 import { MUTANTS, buildMutant, formatMutants, removeMutants, runMutants } from './Mutants';
+
+const USAGE = `usage: npm run chaos -- [--runs N] [--seed S] [--path P] [--no-shrink] [--keep-going] [--mutants | --mutant NAME] [--help]
+
+Runs N random user sessions (schedules) against the real engine, the IAP Kit simulator and SQLite, with faults
+woven in, and checks every paid order at the end of each: first with the app left running after the last fault
+(the liveness bound), then after a final relaunch.
+
+  --runs N        schedules to run (positive integer, default 500)
+  --seed S        fast-check seed (integer, default: random; printed, so a run can be repeated)
+  --path P        replay one reported failure (with its --seed)
+  --no-shrink     report the first failing schedule as is, without shrinking it
+  --keep-going    run all N schedules even after violations and count them all (per fault: which counters fired)
+  --mutants       run the schedules against each deliberately broken engine; each must be caught
+  --mutant NAME   run against one broken engine and show its failure in full (${MUTANTS.map((m) => m.name).join(', ')})
+  --help          this text
+
+Last line: chaos: runs N, orders M, lost 0, duplicated 0, premature-finish 0, wrongly-granted 0, late 0, stuck 0
+Exit code: 0 when every counter is 0, 1 on any violation (or a surviving mutant), 2 on bad arguments.`;
+
+/** A bad command line: reported in one line, exit code 2. */
+class UsageError extends Error {}
 
 interface Args {
   runs: number;
   seed: number;
   path?: string;
   noShrink: boolean;
+  keepGoing: boolean;
   mutants: boolean;
   /** Run the schedules against one deliberately broken engine (Mutants.ts) and show its failure. */
   mutant?: string;
+  help: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { runs: 500, seed: Math.floor(Math.random() * 0x7fffffff), noShrink: false, mutants: false };
+function integer(flag: string, text: string, min: number): number {
+  const n = /^-?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`${flag} must be ${min === 1 ? 'a positive integer' : 'an integer'}, got '${text}'`);
+  }
+  return n;
+}
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = { runs: 500, seed: Math.floor(Math.random() * 0x7fffffff), noShrink: false, keepGoing: false, mutants: false, help: false };
   for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${argv[i - 1]} needs a value`);
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
       return v;
     };
-    switch (argv[i]) {
+    switch (flag) {
       case '--runs':
-        args.runs = Number(value());
+        args.runs = integer('--runs', value(), 1);
         break;
       case '--seed':
-        args.seed = Number(value());
+        args.seed = integer('--seed', value(), Number.MIN_SAFE_INTEGER);
         break;
       case '--path':
         args.path = value();
@@ -37,23 +68,46 @@ function parseArgs(argv: string[]): Args {
       case '--no-shrink':
         args.noShrink = true;
         break;
+      case '--keep-going':
+        args.keepGoing = true;
+        break;
       case '--mutants':
         args.mutants = true;
         break;
-      case '--mutant':
-        args.mutant = value();
+      case '--mutant': {
+        const name = value();
+        if (!MUTANTS.some((m) => m.name === name)) {
+          throw new UsageError(`unknown mutant '${name}' (one of: ${MUTANTS.map((m) => m.name).join(', ')})`);
+        }
+        args.mutant = name;
+        break;
+      }
+      case '--help':
+      case '-h':
+        args.help = true;
         break;
       default:
-        throw new Error(`unknown argument ${argv[i]} (use --runs N --seed S [--path P] [--no-shrink] [--mutants | --mutant NAME])`);
+        throw new UsageError(`unknown argument '${flag}' (see npm run chaos -- --help)`);
     }
   }
-  if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs must be a positive integer');
-  if (!Number.isInteger(args.seed)) throw new Error('--seed must be an integer');
+  if (args.mutants && args.mutant !== undefined) throw new UsageError('--mutants and --mutant exclude each other');
   return args;
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`chaos: ${e.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
   if (args.mutants) {
     const results = await runMutants(args.runs, args.seed);
     console.log(formatMutants(results));
@@ -61,7 +115,6 @@ async function main(): Promise<void> {
     return;
   }
   const mutant = args.mutant === undefined ? undefined : MUTANTS.find((m) => m.name === args.mutant);
-  if (args.mutant !== undefined && !mutant) throw new Error(`unknown mutant ${args.mutant} (${MUTANTS.map((m) => m.name).join(', ')})`);
   const chaos = await loadChaos(mutant ? buildMutant(mutant) : undefined);
   removeMutants();
   const step = Math.max(1, Math.floor(args.runs / 10));
@@ -70,16 +123,20 @@ async function main(): Promise<void> {
     seed: args.seed,
     path: args.path,
     noShrink: args.noShrink,
-    onProgress: (done) => {
-      if (done % step === 0) process.stderr.write(`  ${done}/${args.runs} schedules\n`);
+    keepGoing: args.keepGoing,
+    onProgress: (done, orders, counters) => {
+      if (done % step !== 0) return;
+      const figures = Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ');
+      process.stderr.write(`  ${done}/${args.runs} schedules, orders ${orders}, ${figures}\n`);
     },
   });
   console.log(chaos.formatSummary(summary, args.seed, mutant ? `--mutant ${mutant.name}` : ''));
-  const c = summary.counters;
-  process.exitCode = summary.failure || c.lost + c.duplicated + c['premature-finish'] + c['wrongly-granted'] + c.stuck > 0 ? 1 : 0;
+  process.exitCode = summary.failure || chaos.violationCount(summary) > 0 ? 1 : 0;
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
-  process.exitCode = 2;
-});
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+    process.exitCode = 1;
+  });
+}

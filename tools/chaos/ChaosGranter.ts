@@ -19,14 +19,17 @@ export const GRANTER_SCHEMA: readonly string[] = [
   'CREATE TABLE IF NOT EXISTS chaos_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, order_id TEXT NOT NULL, ' +
     'product_id TEXT NOT NULL, product_type INTEGER NOT NULL, quantity INTEGER NOT NULL, gems INTEGER NOT NULL, ' +
     'application_id TEXT NOT NULL, environment TEXT NOT NULL, payload_revoked INTEGER NOT NULL, paid INTEGER NOT NULL, ' +
-    'store_seq INTEGER NOT NULL)',
+    "store_seq INTEGER NOT NULL, account TEXT NOT NULL DEFAULT '', payload_account TEXT NOT NULL DEFAULT '')",
 ];
 
 /** Supplies the store's logical time, so log rows can be ordered against refunds and finishes. */
 export type StoreSeqSource = () => number;
 
+/** The app's signed-in player when a grant happens ('' for nobody). */
+export type AccountSource = () => string;
+
 export class ChaosGranter implements Granter {
-  constructor(private readonly storeSeq: StoreSeqSource) {}
+  constructor(private readonly storeSeq: StoreSeqSource, private readonly account: AccountSource = () => '') {}
 
   async prepare(tx: GrantTransaction): Promise<void> {
     for (const sql of GRANTER_SCHEMA) await tx.executeSql(sql);
@@ -47,9 +50,9 @@ export class ChaosGranter implements Granter {
     const paid = typeof p.purchaseTime === 'number' && p.purchaseTime > 0 ? 1 : 0;
     await tx.executeSql(
       'INSERT INTO chaos_log (kind, order_id, product_id, product_type, quantity, gems, application_id, environment, ' +
-        'payload_revoked, paid, store_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'payload_revoked, paid, store_seq, account, payload_account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ['grant', order.purchaseOrderId, order.productId, order.productType, order.quantity, gems, p.applicationId, p.environment,
-        revoked, paid, this.storeSeq()],
+        revoked, paid, this.storeSeq(), this.account(), p.developerPayload ?? ''],
     );
   }
 

@@ -49,11 +49,27 @@ export class AppProcess {
   }
 }
 
+/** Ports whose calls can be made to hang (never answer) while the process lives on. */
+export type HangPort =
+  | 'createPurchase'
+  | 'finishPurchase'
+  | 'queryPurchases'
+  | 'verify'
+  | 'ledger-find'
+  | 'ledger-transact'
+  | 'ledger-counts';
+
 /** Decides, at each fault point, whether the process dies there (and kills it if so). */
 export interface FaultControl {
   reach(point: CrashPoint, proc: AppProcess): boolean;
   /** True when this verification must fail as "verifier unreachable". */
   verifierDown(): boolean;
+  /** True when this verdict, once decided, must be lost on the way back. */
+  verdictLost(): boolean;
+  /** True when this call of `port` must never answer. */
+  hang(port: HangPort, proc: AppProcess): boolean;
+  /** Every port call and answer (so the harness can tell a working engine from a blocked one). */
+  activity(): void;
 }
 
 /** A promise that never settles: what a dead process waits for. */
@@ -62,23 +78,37 @@ function never<T>(): Promise<T> {
 }
 
 /** Runs `op` for a live process; once the process is dead neither its result nor its error is ever delivered. */
-function guard<T>(proc: AppProcess, op: () => Promise<T>): Promise<T> {
+function guard<T>(proc: AppProcess, op: () => Promise<T>, faults?: FaultControl): Promise<T> {
   if (proc.dead) return never<T>();
+  faults?.activity();
   return op().then(
-    (v) => (proc.dead ? never<T>() : v),
-    (e: unknown) => (proc.dead ? never<T>() : Promise.reject(e)),
+    (v) => {
+      faults?.activity();
+      return proc.dead ? never<T>() : v;
+    },
+    (e: unknown) => {
+      faults?.activity();
+      return proc.dead ? never<T>() : Promise.reject(e);
+    },
   );
+}
+
+/** A call that never answers although the process lives (a hung IPC or network call). */
+function hung(faults: FaultControl, port: HangPort, proc: AppProcess): boolean {
+  return !proc.dead && faults.hang(port, proc);
 }
 
 export class ChaosStoreGateway implements StoreGateway {
   constructor(private readonly inner: StoreGateway, private readonly proc: AppProcess, private readonly faults: FaultControl) {}
 
   queryPurchases(productType: number, queryType: number, continuationToken?: string): Promise<PurchasePage> {
-    return guard(this.proc, () => this.inner.queryPurchases(productType, queryType, continuationToken));
+    if (hung(this.faults, 'queryPurchases', this.proc)) return never<PurchasePage>();
+    return guard(this.proc, () => this.inner.queryPurchases(productType, queryType, continuationToken), this.faults);
   }
 
   finishPurchase(productType: number, purchaseToken: string, purchaseOrderId: string): Promise<void> {
     if (this.proc.dead || this.faults.reach('before-finish', this.proc)) return never<void>();
+    if (hung(this.faults, 'finishPurchase', this.proc)) return never<void>();
     return guard(this.proc, async () => {
       let failure: unknown;
       try {
@@ -88,11 +118,12 @@ export class ChaosStoreGateway implements StoreGateway {
       }
       if (this.faults.reach('after-finish', this.proc)) return never<void>();
       if (failure !== undefined) throw failure;
-    });
+    }, this.faults);
   }
 
   createPurchase(productId: string, productType: number, developerPayload?: string, quantity?: number): Promise<string> {
-    return guard(this.proc, () => this.inner.createPurchase(productId, productType, developerPayload, quantity));
+    if (hung(this.faults, 'createPurchase', this.proc)) return never<string>();
+    return guard(this.proc, () => this.inner.createPurchase(productId, productType, developerPayload, quantity), this.faults);
   }
 
   queryEnvironmentStatus(): Promise<void> {
@@ -116,11 +147,13 @@ export class ChaosVerifier implements PurchaseVerifier {
     if (this.faults.verifierDown()) {
       return Promise.reject(new VerifierUnavailableError('chaos: the verification service is unreachable', 0));
     }
+    if (hung(this.faults, 'verify', this.proc)) return never<VerificationResult>();
     return guard(this.proc, async () => {
       const result = await this.inner.verify(purchaseData, jwsPurchaseOrder);
       if (this.faults.reach('after-verify', this.proc)) return never<VerificationResult>();
+      if (this.faults.verdictLost()) throw new VerifierUnavailableError('chaos: the verdict was lost on the way back', 0);
       return result;
-    });
+    }, this.faults);
   }
 }
 
@@ -175,7 +208,8 @@ export class ChaosLedger implements DeliveryLedger {
   }
 
   find(purchaseOrderId: string): Promise<DeliveryRecord | undefined> {
-    return guard(this.proc, () => this.inner.find(purchaseOrderId));
+    if (hung(this.faults, 'ledger-find', this.proc)) return never<DeliveryRecord | undefined>();
+    return guard(this.proc, () => this.inner.find(purchaseOrderId), this.faults);
   }
 
   save(record: DeliveryRecord): Promise<void> {
@@ -183,13 +217,14 @@ export class ChaosLedger implements DeliveryLedger {
   }
 
   transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
+    if (hung(this.faults, 'ledger-transact', this.proc)) return never<T>();
     return guard(this.proc, async () => {
       const before = this.deliveries.count;
       const result = await this.inner.transact(work);
       // Dying here: the grant (or revocation) and its ledger row are committed; nothing after it ran.
       if (this.deliveries.count !== before && this.faults.reach('after-commit', this.proc)) return never<T>();
       return result;
-    });
+    }, this.faults);
   }
 
   list(states: string[], limit: number): Promise<DeliveryRecord[]> {
@@ -201,7 +236,8 @@ export class ChaosLedger implements DeliveryLedger {
   }
 
   counts(): Promise<LedgerCounts> {
-    return guard(this.proc, () => this.inner.counts());
+    if (hung(this.faults, 'ledger-counts', this.proc)) return never<LedgerCounts>();
+    return guard(this.proc, () => this.inner.counts(), this.faults);
   }
 
   nextRetryAt(now: number): Promise<number> {

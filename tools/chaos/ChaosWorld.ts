@@ -16,7 +16,7 @@ import {
   OnDeviceJwsVerifierConfig,
   RdbDeliveryLedger,
 } from '@zerolost/iap';
-import { simulateProcessDeath } from '../node-kits/ArkData';
+import { WriteFault, setWriteFaultHook, simulateProcessDeath } from '../node-kits/ArkData';
 import { formatHilog } from '../node-kits/PerformanceAnalysisKit';
 import { DEMO_CATALOG } from '../iap-sim/Catalog';
 import { installSimulator } from '../iap-sim/CurrentSimulator';
@@ -33,9 +33,10 @@ import {
   CrashPoint,
   DeliveryCounter,
   FaultControl,
+  HangPort,
 } from './ChaosPorts';
-import { InstallSnapshot, Violation, checkInvariants, readLedgerFile } from './Invariants';
-import { Fault, Schedule, Step, describeStep, faultOf } from './Scenario';
+import { InstallSnapshot, Violation, checkInvariants, readLedgerFile, readLedgerRows } from './Invariants';
+import { DuringAction, Fault, Schedule, Step, describeStep, faultOf } from './Scenario';
 import { VirtualClock } from './VirtualClock';
 
 export interface FaultTally {
@@ -55,8 +56,37 @@ export interface ScheduleResult {
   trace: string[];
 }
 
-/** A real-time guard: an engine that never settles (a deadlock) must not hang the harness. */
-const STUCK_AFTER_MS = 15_000;
+/** A real-time guard: an engine that never settles (a deadlock, an endless loop) must not hang the harness. */
+const STUCK_AFTER_MS = 10_000;
+/** The engine is blocked (waiting on a call that never answers) when nothing happened for this long (real ms). */
+const BLOCKED_AFTER_MS = 25;
+/** Virtual time an engine may stay blocked in one wait before it counts as stuck (its timeouts never fired). */
+const STUCK_VIRTUAL_MS = 2 * 3_600_000;
+
+/**
+ * The engine settings the chaos world runs (explicit, so the liveness bound below follows from them).
+ * callTimeoutMs / purchaseTimeoutMs are the engine's per-call timeouts (defaults 30 s / 10 min).
+ */
+export const CHAOS_RETRY = { baseDelayMs: 2000, maxDelayMs: 300_000, maxAutoRetries: 6, jitterRatio: 0.2 };
+export const CHAOS_CALL_TIMEOUT_MS = 30_000;
+/** Virtual time one fault-free pass may take (store, verifier and ledger answer at once in virtual time). */
+export const CHAOS_PASS_MS = 60_000;
+/** How long a new app process takes to start. */
+const PROCESS_START_MS = 1000;
+/** The engine's foreground throttle (EngineConfig default 60 s) plus the FREQUENT_CALLS window. */
+const FOREGROUND_OWED_AFTER_MS = 60_000 + 5_000;
+/** The FREQUENT_CALLS window the engine honours (BackoffPolicy.FREQUENT_CALLS_MIN_DELAY_MS). */
+const FREQUENT_CALLS_MS = 5000;
+
+/**
+ * How long after the last fault clears a paid order may wait, with the app in the foreground and no user action:
+ * a call hung at that moment times out (T), the retry timer that was armed fires at most one capped delay later
+ * (D = max(maxDelayMs, FREQUENT_CALLS window); after its fast rounds the engine keeps retrying every D while work
+ * is due), and that pass, plus one more if a trigger arrived during it, completes (2·P).
+ */
+export function lateBoundMs(): number {
+  return CHAOS_CALL_TIMEOUT_MS + Math.max(CHAOS_RETRY.maxDelayMs, FREQUENT_CALLS_MS) + 2 * CHAOS_PASS_MS;
+}
 
 class StuckError extends Error {}
 
@@ -94,6 +124,17 @@ class RingLogger implements Logger {
 interface CrashArm {
   point: CrashPoint;
   remaining: number;
+  /** Instead of killing the process: something happens to the order in flight. */
+  action?: DuringAction;
+}
+
+interface DiskArm {
+  /** Writes to let through first. */
+  skip: number;
+  /** Writes that then fail (0 for a crash). */
+  count: number;
+  /** undefined: the process dies at that write. */
+  code?: WriteFault;
 }
 
 export class ChaosWorld implements FaultControl {
@@ -101,7 +142,9 @@ export class ChaosWorld implements FaultControl {
   private readonly sim: IapSimulator;
   private readonly prng: Prng;
   private readonly logger: RingLogger;
-  private readonly config: EngineConfig;
+  private config: EngineConfig;
+  /** Catalog of the app version installed at the next launch. */
+  private nextConfig: EngineConfig;
   private readonly verifierConfig: OnDeviceJwsVerifierConfig;
   private readonly installs: InstallSnapshot[] = [];
   private readonly trace: string[] = [];
@@ -109,6 +152,20 @@ export class ChaosWorld implements FaultControl {
   private readonly injected = new Map<Fault, number>();
   private arms: CrashArm[] = [];
   private verifierDownLeft = 0;
+  private verdictLostLeft = 0;
+  private readonly hangs = new Map<HangPort, number>();
+  private diskArms: DiskArm[] = [];
+  private activityCount = 0;
+  private signedOut = false;
+  /** The running process's engine.start() succeeded. */
+  private started = false;
+  /** The player signed in to the app: the engine's AccountProvider binding (undefined: nobody). */
+  private appAccount: string | undefined = 'player-a';
+  /** First-page store queries so far, and when the last one arrived (true time). */
+  private queries = 0;
+  private lastQueryAt = 0;
+  /** Orders paid outside the app (another device), by the store's sequence number when they appeared. */
+  private readonly outsideAt = new Map<string, number>();
   private proc: AppProcess | undefined;
   private engine: DeliveryEngine | undefined;
   private processes = 0;
@@ -127,14 +184,21 @@ export class ChaosWorld implements FaultControl {
       applicationId: sim.applicationId,
       environment: sim.environment,
       products: DEMO_CATALOG.map((p) => ({ productId: p.id, productType: p.type })),
+      retry: { ...CHAOS_RETRY },
     };
+    this.nextConfig = this.config;
     this.verifierConfig = new OnDeviceJwsVerifierConfig(sim.rootCertificatePem);
-    this.verifierConfig.clock = (): number => this.clock.now();
+    this.verifierConfig.clock = (): number => this.clock.deviceNow();
     sim.addObserver((entry, order) => {
+      if (entry.kind === 'call' && entry.fn === 'queryPurchases' && !entry.facts.continued) {
+        this.queries++;
+        this.lastQueryAt = this.clock.now();
+      }
       if (entry.kind !== 'call' || this.quiescing) return;
       if (entry.fn === 'finishPurchase' && entry.applied && order) this.checkFinish(order);
       if (!entry.ok && entry.code === IAPErrorCode.NETWORK_ERROR) this.count(entry.applied ? 'lost-result' : 'network');
       if (!entry.ok && entry.code === IAPErrorCode.FREQUENT_CALLS) this.count('throttle');
+      if (!entry.ok && entry.code === IAPErrorCode.SYSTEM_ERROR && entry.fn === 'createPurchase') this.count('purchase-error');
     });
   }
 
@@ -146,12 +210,82 @@ export class ChaosWorld implements FaultControl {
 
   reach(point: CrashPoint, proc: AppProcess): boolean {
     if (proc.dead || proc !== this.proc) return false;
-    const arm = this.arms.find((a) => a.point === point);
-    if (!arm) return false;
-    arm.remaining--;
-    if (arm.remaining > 0) return false;
-    this.arms = this.arms.filter((a) => a !== arm);
-    this.kill(point);
+    let died = false;
+    for (const arm of this.arms.filter((a) => a.point === point)) {
+      arm.remaining--;
+      if (arm.remaining > 0) continue;
+      this.arms = this.arms.filter((a) => a !== arm);
+      if (arm.action) {
+        this.happenDuring(arm.action, point);
+      } else if (!died) {
+        this.kill(point);
+        died = true;
+      }
+    }
+    return died;
+  }
+
+  hang(port: HangPort, proc: AppProcess): boolean {
+    if (proc !== this.proc) return false;
+    const left = this.hangs.get(port) ?? 0;
+    if (left <= 0) return false;
+    this.hangs.set(port, left - 1);
+    this.count('hang');
+    if (port === 'queryPurchases') {
+      // The app did look at the store (the call never got an answer): that counts for the foreground throttle.
+      this.queries++;
+      this.lastQueryAt = this.clock.now();
+    }
+    this.note(`   (${port} call hangs)`);
+    return true;
+  }
+
+  activity(): void {
+    this.activityCount++;
+  }
+
+  /** Called by the SQLite kit before every write and COMMIT of the running process. */
+  private onWrite(): WriteFault | undefined {
+    if (!this.alive() || this.quiescing) return undefined;
+    for (const arm of this.diskArms) {
+      if (arm.skip > 0) {
+        arm.skip--;
+        continue;
+      }
+      if (arm.code === undefined) {
+        this.diskArms = this.diskArms.filter((a) => a !== arm);
+        this.kill('crash-write');
+        return 'SQLITE_IOERR';
+      }
+      arm.count--;
+      if (arm.count <= 0) this.diskArms = this.diskArms.filter((a) => a !== arm);
+      this.count('disk');
+      return arm.code;
+    }
+    return undefined;
+  }
+
+  /** A refund or a payment settling while the pipeline works on an order (the store changes under it). */
+  private happenDuring(action: DuringAction, point: CrashPoint): void {
+    this.count('during');
+    if (action === 'refund') {
+      const o = this.sim.orders().filter((x) => x.paid && !x.revoked && !x.finished).pop();
+      if (!o) return;
+      this.sim.refund(o.purchaseOrderId);
+      this.note(`   at ${point}: order ${o.purchaseOrderId} (${o.productId}) is refunded`);
+      return;
+    }
+    const o = this.sim.orders().filter((x) => !x.paid && !x.paymentFailed).pop();
+    if (!o) return;
+    if (action === 'pay') this.sim.completePayment(o.purchaseOrderId);
+    else this.sim.failPayment(o.purchaseOrderId);
+    this.note(`   at ${point}: pending payment of ${o.purchaseOrderId} ${action === 'pay' ? 'completes' : 'fails'}`);
+  }
+
+  verdictLost(): boolean {
+    if (this.verdictLostLeft <= 0) return false;
+    this.verdictLostLeft--;
+    this.count('verdict-lost');
     return true;
   }
 
@@ -166,6 +300,7 @@ export class ChaosWorld implements FaultControl {
 
   async run(): Promise<ScheduleResult> {
     const faults = new Set<Fault>();
+    setWriteFaultHook(() => this.onWrite());
     try {
       for (const [i, step] of this.schedule.steps.entries()) {
         const fault = faultOf(step);
@@ -178,6 +313,8 @@ export class ChaosWorld implements FaultControl {
       if (!(e instanceof StuckError)) throw e;
       this.violations.push({ kind: 'stuck', orderId: '', detail: e.message });
       this.trace.push(`   !! ${e.message}`);
+    } finally {
+      setWriteFaultHook(undefined);
     }
     return {
       orders: this.sim.orders().filter((o) => o.paid).length,
@@ -218,10 +355,25 @@ export class ChaosWorld implements FaultControl {
       case 'kill':
         if (this.alive()) this.kill('kill');
         return;
-      case 'foreground':
+      case 'foreground': {
         await this.ensureEngine();
-        await this.settle(this.engine?.onForeground());
+        const engine = this.engine;
+        if (!engine || !this.alive()) return;
+        // A foreground a throttle window after the last look at the store must look again, whatever the device's
+        // wall clock did meanwhile (the throttle runs on the monotonic clock).
+        const owed = !engine.state.sweeping && this.clock.now() - this.lastQueryAt > FOREGROUND_OWED_AFTER_MS;
+        const before = this.queries;
+        await this.settle(engine.onForeground());
+        if (owed && this.alive() && this.queries === before) {
+          this.violations.push({
+            kind: 'late',
+            orderId: '',
+            detail: `a foreground ${Math.round((this.clock.now() - this.lastQueryAt) / 1000)} s after the last store query ran no sweep`,
+          });
+          this.note('!! the foreground ran no sweep');
+        }
         return;
+      }
       case 'restore':
         await this.ensureEngine();
         await this.settle(this.engine?.restore());
@@ -250,6 +402,9 @@ export class ChaosWorld implements FaultControl {
       case 'verifier-down':
         this.verifierDownLeft += s.count;
         return;
+      case 'verdict-lost':
+        this.verdictLostLeft += s.count;
+        return;
       case 'throttle':
         this.sim.injectError({ fn: s.fn, code: IAPErrorCode.FREQUENT_CALLS, count: s.count });
         return;
@@ -258,9 +413,62 @@ export class ChaosWorld implements FaultControl {
       case 'forged':
       case 'foreign-app':
         return this.forge(s.kind === 'forged' ? s.forgery : 'foreign-app', s.via, s.product);
+      case 'purchase-error':
+        this.sim.injectError({ fn: 'createPurchase', code: IAPErrorCode.SYSTEM_ERROR, count: 1, applied: s.applied });
+        return;
+      case 'hang':
+        this.hangs.set(s.target, (this.hangs.get(s.target) ?? 0) + s.count);
+        return;
+      case 'disk':
+        this.diskArms.push({ skip: s.nth - 1, count: s.count, code: s.code });
+        return;
+      case 'crash-write':
+        this.diskArms.push({ skip: s.nth - 1, count: 0 });
+        return;
+      case 'during':
+        this.arms.push({ point: s.point, remaining: s.nth, action: s.action });
+        return;
+      case 'clock-jump':
+        this.clock.jumpWall(s.ms);
+        this.count('clock-jump');
+        return;
+      case 'sign-out':
+        this.sim.setAccount({ signedIn: false });
+        this.signedOut = true;
+        this.count('sign-out');
+        return;
+      case 'sign-in':
+        this.sim.setAccount({ signedIn: true });
+        this.signedOut = false;
+        return;
+      case 'account': {
+        this.appAccount = s.to === 'none' ? undefined : s.to;
+        this.count('account');
+        // The app sweeps when its user changes, so orders held for this player are delivered now.
+        if (!this.alive() || !this.engine) return;
+        await this.settle(this.engine.recover());
+        return;
+      }
+      case 'catalog': {
+        const maxQuantity = s.maxQuantity;
+        this.nextConfig = {
+          ...this.nextConfig,
+          products: this.nextConfig.products.filter((p) => p.productId !== s.drop),
+          maxQuantity,
+        };
+        this.count('catalog');
+        return;
+      }
+      case 'paging':
+        this.count('paging');
+        if (s.quirk === 'overlap') this.sim.setPagingQuirks({ overlap: true });
+        else if (s.quirk === 'repeat-token') this.sim.setPagingQuirks({ repeatToken: 2 });
+        else this.sim.injectError({ fn: 'queryPurchases', code: IAPErrorCode.NETWORK_ERROR, count: 1, where: { continued: true } });
+        return;
       case 'outside':
         try {
           const o = this.sim.purchaseOutsideApp(s.product, { quantity: this.quantityFor(s.product, s.quantity) });
+          this.outsideAt.set(o.purchaseOrderId, this.sim.lastSeq);
           return this.note(`order ${o.purchaseOrderId} (${o.productId} x${o.quantity}) waits in the store`);
         } catch (e) {
           return this.note(`refused by the store: ${(e as Error).message}`);
@@ -320,11 +528,37 @@ export class ChaosWorld implements FaultControl {
   }
 
   private async ensureEngine(): Promise<void> {
-    if (!this.alive()) await this.launch();
+    if (!this.alive()) {
+      await this.launch();
+    } else if (!this.started) {
+      // The app tries again when the user comes back (the engine's contract: start() again re-opens the ledger).
+      await this.startEngine();
+      await this.settle();
+    }
+  }
+
+  /** start(): a rejection (the ledger cannot be opened now) leaves the process running with an un-started engine. */
+  private async startEngine(): Promise<void> {
+    const engine = this.engine;
+    const proc = this.proc;
+    if (!engine || !proc) return;
+    try {
+      await this.await(engine.start());
+      this.started = !proc.dead;
+    } catch (e) {
+      if (e instanceof StuckError) throw e;
+      this.started = false;
+      this.note(`process #${proc.id}: engine.start() failed: ${(e as Error).message}`);
+    }
   }
 
   /** A new app process: a new engine over the same ledger file and the same store; start() + its launch sweep. */
   private async launch(): Promise<void> {
+    // Starting a process takes time (and no record of the new process shares a millisecond with the old one's).
+    if (!this.alive()) this.clock.advanceTo(this.clock.now() + PROCESS_START_MS);
+    this.config = this.nextConfig;
+    // A new process owes no foreground sweep before its own throttle window has passed.
+    this.lastQueryAt = this.clock.now();
     const proc = new AppProcess(++this.processes);
     const deliveries = new DeliveryCounter();
     const context = { databaseDir: this.dir };
@@ -333,7 +567,8 @@ export class ChaosWorld implements FaultControl {
         store: new ChaosStoreGateway(new IapKitStoreGateway(context), proc, this),
         ledger: new ChaosLedger(new RdbDeliveryLedger(context), proc, this, deliveries),
         verifier: new ChaosVerifier(new OnDeviceJwsVerifier(this.verifierConfig, new CryptoKitPort()), proc, this),
-        granter: new ChaosGranterPort(new ChaosGranter(() => this.sim.lastSeq), proc, this, deliveries),
+        granter: new ChaosGranterPort(new ChaosGranter(() => this.sim.lastSeq, () => this.appAccount ?? ''), proc, this, deliveries),
+        accounts: { currentBinding: (): Promise<string | undefined> => Promise.resolve(this.appAccount) },
         clock: this.clock.portFor(proc),
         logger: this.logger,
         random: (): number => this.prng.nextUint32() / 2 ** 32,
@@ -342,12 +577,9 @@ export class ChaosWorld implements FaultControl {
     );
     this.proc = proc;
     this.engine = engine;
+    this.started = false;
     this.note(`process #${proc.id} starts`);
-    try {
-      await this.await(engine.start());
-    } catch (e) {
-      throw new StuckError(`process #${proc.id}: engine.start() failed: ${(e as Error).message}`);
-    }
+    await this.startEngine();
     await this.settle();
     if (this.crashedSinceLaunch && !proc.dead) {
       this.recoveries++;
@@ -364,7 +596,7 @@ export class ChaosWorld implements FaultControl {
   }
 
   /** The process dies NOW: connections dropped (uncommitted work lost), timers gone, no callback ever again. */
-  private kill(cause: CrashPoint | 'kill' | 'reinstall'): void {
+  private kill(cause: CrashPoint | 'kill' | 'reinstall' | 'crash-write'): void {
     const proc = this.proc;
     if (!proc || proc.dead) return;
     proc.markDead();
@@ -384,18 +616,61 @@ export class ChaosWorld implements FaultControl {
   // ---------------------------------------------------------------------------------------------- time and settling
 
   /** Waits for `p` unless the process dies first (then undefined); throws StuckError when nothing settles. */
+  /**
+   * While the engine waits on a call that never answers, time passes: when nothing happened for BLOCKED_AFTER_MS
+   * (real), the clock jumps to the next timer (the engine's call timeout, a retry) and runs it. An engine still
+   * waiting after STUCK_VIRTUAL_MS of virtual time, or with no timer left to fire, is stuck.
+   */
   private async await<T>(p: Promise<T>): Promise<T | undefined> {
     const proc = this.proc;
-    let timer: NodeJS.Timeout | undefined;
-    const stuck = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StuckError(`nothing settled for ${STUCK_AFTER_MS / 1000} s (engine hang?)`)), STUCK_AFTER_MS);
-    });
-    try {
-      const died = proc ? proc.death.then((): undefined => undefined) : new Promise<undefined>(() => undefined);
-      return await Promise.race([p, died, stuck]);
-    } finally {
-      clearTimeout(timer);
+    const died = proc ? proc.death.then((): undefined => undefined) : new Promise<undefined>(() => undefined);
+    let done = false;
+    let failed = false;
+    let value: T | undefined;
+    let error: unknown;
+    void Promise.race([p, died]).then(
+      (v) => {
+        done = true;
+        value = v;
+      },
+      (e: unknown) => {
+        done = true;
+        failed = true;
+        error = e;
+      },
+    );
+    const realStart = Date.now();
+    const virtualStart = this.clock.now();
+    let lastActivity = this.activityCount;
+    let quietSince = Date.now();
+    // Most waits settle within a few turns of the event loop; only a blocked engine gets to the real-time polling.
+    for (let i = 0; i < 100 && !done; i++) await turn();
+    while (!done) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+      if (done) break;
+      if (Date.now() - realStart > STUCK_AFTER_MS) {
+        throw new StuckError(`nothing settled for ${STUCK_AFTER_MS / 1000} s of real time (endless loop?)`);
+      }
+      if (this.activityCount !== lastActivity) {
+        lastActivity = this.activityCount;
+        quietSince = Date.now();
+        continue;
+      }
+      if (Date.now() - quietSince < BLOCKED_AFTER_MS) continue;
+      const due = this.clock.nextDue();
+      if (due === undefined) {
+        if (Date.now() - quietSince > 1000) throw new StuckError('the engine waits on a call that never answers, and no timer is set');
+        continue;
+      }
+      if (due - virtualStart > STUCK_VIRTUAL_MS) {
+        throw new StuckError(`still waiting after ${STUCK_VIRTUAL_MS / 3_600_000} h of virtual time (a call without a timeout?)`);
+      }
+      this.clock.advanceTo(due);
+      this.clock.runOneDue();
+      quietSince = Date.now();
     }
+    if (failed) throw error;
+    return value;
   }
 
   /** Runs the engine's work at the current instant to completion: due timers, running sweeps. */
@@ -425,10 +700,16 @@ export class ChaosWorld implements FaultControl {
 
   /** No more faults; the app is closed and launched once more (the final recovery); retries are drained. */
   private async quiesce(): Promise<void> {
-    this.trace.push('    -- quiescence: faults off, final launch --');
     this.arms = [];
     this.verifierDownLeft = 0;
+    this.verdictLostLeft = 0;
+    this.hangs.clear();
+    this.diskArms = [];
     this.sim.clearFaults();
+    if (this.signedOut) this.sim.setAccount({ signedIn: true });
+    this.signedOut = false;
+    await this.liveness();
+    this.trace.push('    -- final relaunch --');
     await this.stopEngine();
     await this.launch();
     for (let i = 0; i < 30 && this.clock.pendingTimers > 0; i++) {
@@ -440,7 +721,85 @@ export class ChaosWorld implements FaultControl {
     this.quiescing = true;
     this.installs.push({ ...readLedgerFile(this.ledgerFile), wipedAtSeq: undefined });
     await this.stopEngine();
-    this.violations.push(...checkInvariants(this.sim, this.installs));
+    const catalog = new Set(this.config.products.map((p) => p.productId));
+    const maxQuantity = this.config.maxQuantity ?? 10;
+    this.violations.push(...checkInvariants(this.sim, this.installs,
+      (o) => !catalog.has(o.productId) || o.quantity > maxQuantity || this.heldForAnother(o)));
+  }
+
+  /**
+   * Liveness: the last fault has cleared; the app stays in the foreground (launched if the last fault killed it,
+   * never relaunched) and nobody taps anything. Within lateBoundMs() every paid order must be granted and
+   * finished, and the banner's pendingCount must equal the paid orders still undelivered.
+   */
+  private async liveness(): Promise<void> {
+    const bound = lateBoundMs();
+    this.trace.push(`    -- faults cleared; the app stays in the foreground for ${bound / 1000} s --`);
+    // Launched if the last fault killed it; a running app gets no call from here on (not even start() again).
+    if (!this.alive()) await this.launch();
+    await this.passTime(bound);
+    if (!this.alive() || !this.engine) return;
+    const ledgerRows = readLedgerRows(this.ledgerFile);
+    const catalog = new Map(this.config.products.map((p) => [p.productId, p.productType]));
+    const maxQuantity = this.config.maxQuantity ?? 10;
+    let undelivered = 0;
+    let unknown = 0;
+    for (const o of this.sim.orders()) {
+      if (!o.paid || o.revoked || o.finished) continue;
+      // An order this version of the app no longer sells (or not in that quantity) is not owed by it.
+      if (!catalog.has(o.productId) || o.quantity > maxQuantity) continue;
+      if (this.heldForAnother(o)) continue;
+      const row = ledgerRows.get(o.purchaseOrderId);
+      const delivered = row !== undefined && (row.state === 'granted' || row.state === 'finished');
+      if (!delivered) undelivered++;
+      // Paid on another device and not listed to the app since (IAP Kit tells the app nothing): only the next
+      // sweep that reads its type can find it, and a running app with no due work has no reason to sweep.
+      if (!this.listedSince(o)) {
+        if (!delivered) unknown++;
+        continue;
+      }
+      this.violations.push({
+        kind: 'late',
+        orderId: o.purchaseOrderId,
+        detail: `${o.productId}: paid, still not ${row && (row.state === 'granted') ? 'finished' : 'granted and finished'} ` +
+          `${bound / 1000} s after the last fault cleared (ledger: ${row?.state ?? 'no row'})`,
+      });
+    }
+    const shown = this.engine.state.pendingCount;
+    // Orders the app cannot know of yet may or may not be counted.
+    if (shown < undelivered - unknown || shown > undelivered) {
+      this.violations.push({
+        kind: 'late',
+        orderId: '',
+        detail: `pendingCount is ${shown}, the store has ${undelivered} paid undelivered order(s)` +
+          `${unknown > 0 ? ` (${unknown} of them unknown to the app)` : ''}`,
+      });
+    }
+    // The ledger must agree with the store: no row still waits for an order the store settled.
+    for (const [id, row] of ledgerRows) {
+      const o = this.sim.orders().find((x) => x.purchaseOrderId === id);
+      if (!o || !['pending', 'verified', 'granted'].includes(row.state)) continue;
+      if (o.finished || o.paymentFailed || (o.revoked && row.state !== 'granted')) {
+        this.violations.push({
+          kind: 'late',
+          orderId: id,
+          detail: `ledger row still ${row.state}, the store says ${o.finished ? 'finished' : o.paymentFailed ? 'payment failed' : 'refunded'}`,
+        });
+      }
+    }
+  }
+
+  /** Whether a first-page query of the order's type answered the app after an outside order appeared. */
+  private listedSince(o: OrderView): boolean {
+    const created = this.outsideAt.get(o.purchaseOrderId);
+    if (created === undefined) return true;
+    return this.sim.audit().some((e) => e.kind === 'call' && e.fn === 'queryPurchases' && e.delivered && !e.facts.continued &&
+      e.seq > created && e.facts.productType === o.productType);
+  }
+
+  /** Bought by a player who is not signed in to the app at the end: the app rightly holds it for them. */
+  private heldForAnother(o: OrderView): boolean {
+    return o.developerPayload !== undefined && o.developerPayload !== '' && o.developerPayload !== this.appAccount;
   }
 
   /** Invariant 2, checked live: when the store records a finish, the grant must already be durable. */

@@ -8,6 +8,11 @@
 //   premature-finish finishPurchase recorded by the store before the grant was committed (checked live)
 //   wrongly-granted  a grant for a forged, foreign-app, other-environment, unpaid or refunded order, a grant of a
 //                    different quantity than paid, or an entitlement kept after a refund the app could see
+//   late             (checked by ChaosWorld.liveness, before the final relaunch) a paid order not granted and
+//                    finished within the liveness bound after the last fault cleared, with the app left running;
+//                    pendingCount not equal to the paid, undelivered orders; a ledger row waiting for an order
+//                    the store has settled
+//   stuck            the engine never settled: a call without a timeout, a deadlock, an endless loop
 //
 // Refunds of orders that were already finished are invisible to a device-only app (they reach the app server
 // as notifications), so those orders may keep their entitlement; every other refund must be honoured.
@@ -18,7 +23,10 @@ import * as fs from 'node:fs';
 import { IapSimulator, OrderView } from '../iap-sim/IapSimulator';
 import { ProductType } from '../iap-sim/IapTypes';
 
-export type ViolationKind = 'lost' | 'duplicated' | 'premature-finish' | 'wrongly-granted' | 'stuck';
+export type ViolationKind = 'lost' | 'duplicated' | 'premature-finish' | 'wrongly-granted' | 'late' | 'stuck';
+
+/** Every counter, in the order of the final line; the exit code counts all of them. */
+export const VIOLATION_KINDS: readonly ViolationKind[] = ['lost', 'duplicated', 'premature-finish', 'wrongly-granted', 'late', 'stuck'];
 
 export interface Violation {
   kind: ViolationKind;
@@ -38,6 +46,9 @@ export interface LogRow {
   payload_revoked: number;
   paid: number;
   store_seq: number;
+  /** The app's player at grant time, and the developerPayload binding of the order ('' = none). */
+  account: string;
+  payload_account: string;
 }
 
 /** What one install's ledger file durably holds. */
@@ -67,11 +78,34 @@ export function readLedgerFile(file: string): Omit<InstallSnapshot, 'wipedAtSeq'
   }
 }
 
+/** The delivery ledger's rows (state per order id), read with a separate connection. */
+export function readLedgerRows(file: string): Map<string, { state: string; productId: string }> {
+  const out = new Map<string, { state: string; productId: string }>();
+  if (!fs.existsSync(file)) return out;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const has = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'iap_delivery'").get() as { n: number };
+    if (has.n === 0) return out;
+    const rows = db.prepare('SELECT purchase_order_id AS id, state, product_id AS productId FROM iap_delivery').all() as
+      Array<{ id: string; state: string; productId: string }>;
+    for (const r of rows) out.set(r.id, { state: r.state, productId: r.productId });
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
 function countRows(rows: LogRow[], orderId: string, kind: 'grant' | 'revoke'): number {
   return rows.filter((r) => r.order_id === orderId && r.kind === kind).length;
 }
 
-export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[]): Violation[] {
+/**
+ * `notSold(o)`: the final app version does not sell this order's product (or not in that quantity), or the order is
+ * bound to another player than the one signed in at the end; such an order, if never granted, is not owed by this
+ * app now (it stays unfinished, held for its owner or the support desk), so it is not "lost", and a non-consumable
+ * of it need not be owned at the end.
+ */
+export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[], notSold: (o: OrderView) => boolean = () => false): Violation[] {
   const out: Violation[] = [];
   const add = (kind: ViolationKind, orderId: string, detail: string): void => {
     out.push({ kind, orderId, detail });
@@ -104,6 +138,9 @@ export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[]):
       }
       if (r.payload_revoked === 1) add('wrongly-granted', r.order_id, `${o.productId}: granted although its payload said it was refunded`);
       if (r.paid === 0 || !o.paid) add('wrongly-granted', r.order_id, `${o.productId}: granted before it was paid`);
+      if (r.payload_account !== '' && r.payload_account !== r.account) {
+        add('wrongly-granted', r.order_id, `${o.productId}: bought by ${r.payload_account}, granted while ${r.account || 'nobody'} was signed in`);
+      }
     }
   }
 
@@ -132,18 +169,24 @@ export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[]):
     const finalGrants = countRows(final.rows, id, 'grant');
     const finalRevokes = countRows(final.rows, id, 'revoke');
     if (!o.revoked) {
+      if (perInstall.every((p) => p.grants === 0) && notSold(o)) continue;
       if (perInstall.every((p) => p.grants === 0)) add('lost', id, `${o.productId} x${o.quantity}: paid, never granted`);
       if (perInstall.some((p) => p.revokes > 0)) add('lost', id, `${o.productId}: entitlement taken back without a refund`);
-      if (o.productType === ProductType.NONCONSUMABLE && !final.owned.has(o.productId)) {
+      // Restored only while the app still sells it and for the player who bought it.
+      if (o.productType === ProductType.NONCONSUMABLE && !final.owned.has(o.productId) && !notSold(o)) {
         add('lost', id, `${o.productId}: paid non-consumable not owned at the end${installs.length > 1 ? ' (after a reinstall)' : ''}`);
       }
       if (!o.finished) add('lost', id, `${o.productId}: left unfinished in the store`);
       continue;
     }
     // Refunded. The app could see the refund unless the order was finished before it.
+    // A refund that lands while the pipeline already holds the order's (unrevoked) data and finishes it is a race
+    // no device can win: only a store answer given after the refund and before the finish shows it to the app.
     const refunded = refundSeq.get(id) ?? 0;
     const finished = finishSeq.get(id);
-    const visible = finished === undefined || refunded < finished;
+    const shownAfterRefund = audit.some((e) => e.fn === 'queryPurchases' && e.delivered && e.seq > refunded &&
+      (finished === undefined || e.seq < finished) && e.facts.productType === o.productType && (e.returned ?? 0) > 0);
+    const visible = finished === undefined || (refunded < finished && shownAfterRefund);
     if (finalRevokes > finalGrants) add('lost', id, `${o.productId}: taken back more often than granted`);
     if (visible && finalGrants - finalRevokes > 0) {
       add('wrongly-granted', id, `${o.productId}: refunded before it was finished, entitlement kept`);

@@ -26,13 +26,37 @@ export interface Mutant {
 }
 
 const ENGINE = 'src/main/ets/core/DeliveryEngine.ets';
+const PIPELINE = 'src/main/ets/core/engine/OrderPipeline.ets';
+const SWEEP = 'src/main/ets/core/engine/StoreSweep.ets';
+const RETRIES = 'src/main/ets/core/engine/RetryScheduler.ets';
+const DEADLINE = 'src/main/ets/core/engine/CallDeadline.ets';
+
+/** Liveness patches, combined below. */
+const NO_RETRY_TIMER: Patch = {
+  file: RETRIES,
+  find: '  async schedule(sweepFailure: Failure | undefined): Promise<void> {\n',
+  replace: '  async schedule(sweepFailure: Failure | undefined): Promise<void> {\n    return;\n',
+};
+const NO_FOREGROUND: Patch = {
+  file: ENGINE,
+  find: '  onForeground(): Promise<SweepReport | undefined> {\n',
+  replace: '  onForeground(): Promise<SweepReport | undefined> {\n    return Promise.resolve(undefined);\n',
+};
+const NO_PURCHASE_ERROR_SWEEP: Patch[] = [
+  { file: ENGINE, find: '        core.markUnconfirmedPurchase();\n        await core.refreshCounts();\n', replace: '' },
+  {
+    file: ENGINE,
+    find: 'const report = await this.recover(SweepTrigger.PURCHASE_ERROR);',
+    replace: 'const report = new SweepReport(SweepTrigger.PURCHASE_ERROR, core.clock.now());',
+  },
+];
 
 export const MUTANTS: readonly Mutant[] = [
   {
     name: 'finish-before-grant',
     expect: 'premature-finish',
     patches: [{
-      file: ENGINE,
+      file: PIPELINE,
       find: '    const order = new VerifiedOrder(payload, check.quantity);\n',
       replace: '    const order = new VerifiedOrder(payload, check.quantity);\n' +
         '    try { await this.store.finishPurchase(order.productType, payload.purchaseToken, id); } catch (e) { /* mutant */ }\n',
@@ -42,10 +66,10 @@ export const MUTANTS: readonly Mutant[] = [
     name: 'no-ledger-check',
     expect: 'duplicated',
     patches: [
-      { file: ENGINE, find: 'existing = await this.ledger.find(claimed.purchaseOrderId);', replace: 'existing = undefined;' },
-      { file: ENGINE, find: 'existing = await this.ledger.find(id);', replace: 'existing = undefined;' },
+      { file: PIPELINE, find: 'existing = await this.ledger.find(claimed.purchaseOrderId);', replace: 'existing = undefined;' },
+      { file: PIPELINE, find: 'existing = await this.ledger.find(id);', replace: 'existing = undefined;' },
       {
-        file: ENGINE,
+        file: PIPELINE,
         find: 'if (row !== undefined && DeliveryState.isGrantedOrLater(row.state)) {',
         replace: 'if (row === undefined && row !== undefined) {',
       },
@@ -54,12 +78,50 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'skip-pagination',
     expect: 'lost',
-    patches: [{ file: ENGINE, find: 'const next = page.continuationToken;', replace: 'const next: string | undefined = undefined;' }],
+    patches: [{ file: SWEEP, find: 'const next = page.continuationToken;', replace: 'const next: string | undefined = undefined;' }],
   },
   {
     name: 'ignore-revocation',
     expect: 'wrongly-granted',
-    patches: [{ file: ENGINE, find: 'if (PurchaseDataParser.isRevoked(payload)) {', replace: 'if (payload === undefined) {' }],
+    patches: [{ file: PIPELINE, find: 'if (PurchaseDataParser.isRevoked(payload)) {', replace: 'if (payload === undefined) {' }],
+  },
+  // Liveness: engines that are safe after a relaunch but leave a paid order waiting while the app keeps running.
+  { name: 'launch-only', expect: 'late', patches: [NO_RETRY_TIMER, NO_FOREGROUND, ...NO_PURCHASE_ERROR_SWEEP] },
+  { name: 'no-retry-timer', expect: 'late', patches: [NO_RETRY_TIMER] },
+  { name: 'no-foreground-trigger', expect: 'late', patches: [NO_FOREGROUND] },
+  { name: 'no-purchase-error-sweep', expect: 'late', patches: NO_PURCHASE_ERROR_SWEEP },
+  {
+    name: 'no-call-timeout',
+    expect: 'stuck',
+    patches: [{ file: DEADLINE, find: 'return await Promise.race<T>([work, expired]);', replace: 'expired.catch((): void => undefined);\n      return await work;' }],
+  },
+  {
+    name: 'wall-clock-throttle',
+    expect: 'late',
+    patches: [
+      {
+        file: ENGINE,
+        find: 'const sinceLast = this.core.clock.monotonicMs() - this.lastPassStartedMono;',
+        replace: 'const sinceLast = this.core.clock.now() - (this as unknown as { wallStart: number }).wallStart;',
+      },
+      {
+        file: ENGINE,
+        find: '    this.lastPassStartedMono = startedMono;\n',
+        replace: '    this.lastPassStartedMono = startedMono;\n    (this as unknown as { wallStart: number }).wallStart = core.clock.now();\n',
+      },
+    ],
+  },
+  {
+    // A refunded order whose product the new app version dropped is rejected before its refund is looked at.
+    name: 'catalog-before-revocation',
+    expect: 'wrongly-granted',
+    patches: [{
+      file: PIPELINE,
+      find: '    if (PurchaseDataParser.isRevoked(payload)) {\n',
+      replace: '    const early = this.checkPayload(payload);\n    if (early.reason.length > 0) {\n' +
+        '      return this.reject(existing, claimed, payload, early.reason, early.detail, now);\n    }\n' +
+        '    if (PurchaseDataParser.isRevoked(payload)) {\n',
+    }],
   },
 ];
 
@@ -98,19 +160,19 @@ export async function runMutants(runs: number, seed: number): Promise<MutantResu
   for (const m of MUTANTS) {
     const chaos = await loadChaos(buildMutant(m));
     removeMutants();
-    const summary = await chaos.runChaos({ runs, seed, noShrink: true });
+    const summary = await chaos.runChaos({ runs, seed, noShrink: true, stopOn: m.expect });
     out.push({ mutant: m, summary, caught: summary.counters[m.expect] > 0 });
   }
   return out;
 }
 
 export function formatMutants(results: MutantResult[]): string {
-  const lines = [`${'mutant'.padEnd(22)}${'expects'.padEnd(18)}${'caught after'.padEnd(14)}counters of the failing schedule`];
+  const lines = [`${'mutant'.padEnd(27)}${'expects'.padEnd(18)}${'caught after'.padEnd(14)}counters over the schedules run`];
   for (const r of results) {
     const c = r.summary.counters;
     const fired = (Object.keys(c) as ViolationKind[]).filter((k) => c[k] > 0).map((k) => `${k} ${c[k]}`).join(', ') || 'none';
     const when = r.summary.failure ? `${r.summary.runs} run(s)` : 'NOT CAUGHT';
-    lines.push(`${r.mutant.name.padEnd(22)}${r.mutant.expect.padEnd(18)}${when.padEnd(14)}${fired}`);
+    lines.push(`${r.mutant.name.padEnd(27)}${r.mutant.expect.padEnd(18)}${when.padEnd(14)}${fired}`);
   }
   return lines.join('\n');
 }

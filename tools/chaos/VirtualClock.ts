@@ -1,6 +1,9 @@
 // Virtual time for a chaos schedule: the simulator and every engine instance read the same clock, and timers
 // (the engine's launch sweep and automatic retries) fire only when the harness lets time pass. Minutes of
 // backoff cost nothing, and a schedule replays identically from its seed.
+// Two clocks, as on a device: the monotonic one (time since boot, never set back) that timers and throttles
+// should use, and the device's wall clock, which the user or the network can set forward or back at any moment
+// (`jumpWall`), independently of the store's clock (`now()`, which the simulator reads).
 import type { Clock } from '@zerolost/iap';
 
 interface Timer {
@@ -16,19 +19,40 @@ export class VirtualClock {
   private nextId = 1;
   private order = 0;
   private readonly timers = new Map<number, Timer>();
+  private readonly start: number;
+  /** Device wall clock minus true time (0 until a jump). */
+  private wallOffset = 0;
 
   constructor(start: number) {
     this.time = start;
+    this.start = start;
   }
 
+  /** True time: the store's clock. */
   now(): number {
     return this.time;
   }
 
+  /** The device's wall clock (what Date.now() returns on the device). */
+  deviceNow(): number {
+    return this.time + this.wallOffset;
+  }
+
+  /** Time since this world started; never goes back. */
+  monotonicMs(): number {
+    return this.time - this.start;
+  }
+
+  /** The device wall clock is set forward (ms > 0) or back; timers and the store's clock are unaffected. */
+  jumpWall(ms: number): void {
+    this.wallOffset += ms;
+  }
+
   /** A Clock port whose timers belong to `owner`: dropTimersOf(owner) cancels them all (process death). */
-  portFor(owner: { readonly dead: boolean }): Clock {
+  portFor(owner: { readonly dead: boolean }): Clock & { monotonicMs(): number } {
     return {
-      now: (): number => this.time,
+      now: (): number => this.deviceNow(),
+      monotonicMs: (): number => this.monotonicMs(),
       setTimer: (callback: () => void, delayMs: number): number => {
         if (owner.dead) return -1;
         const id = this.nextId++;

@@ -154,6 +154,11 @@ class ProcessClock implements Clock {
     return Date.now();
   }
 
+  /** Elapsed time for throttles and timers: Node's monotonic clock, which a change of the date does not move. */
+  monotonicMs(): number {
+    return performance.now();
+  }
+
   setTimer(callback: () => void, delayMs: number): number {
     return this.life.setTimer(callback, delayMs);
   }

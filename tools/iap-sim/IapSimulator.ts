@@ -323,10 +323,19 @@ export class IapSimulator {
         afterSeq = this.parseCursor(parameter.continuationToken, parameter.productType, queryType);
       }
       this.requireUsableAccount();
-      const items = this.queryItems(parameter.productType, queryType).filter((i) => i.seq > afterSeq);
+      // A follow-up page that starts one order early (offset paging while the list changed) repeats the last
+      // order of the previous page; a repeated token returns the same page again with the same token.
+      const overlap = parameter.continuationToken !== undefined && this.pagingQuirks.overlap && this.pageSizeValue > 1;
+      const repeat = parameter.continuationToken !== undefined && this.pagingQuirks.repeatToken > 0;
+      if (repeat) this.pagingQuirks.repeatToken--;
+      const all = this.queryItems(parameter.productType, queryType);
+      const startAt = overlap ? all.filter((i) => i.seq <= afterSeq).pop()?.seq ?? afterSeq : afterSeq;
+      const items = all.filter((i) => (overlap ? i.seq >= startAt : i.seq > afterSeq));
       const page = items.slice(0, this.pageSizeValue);
       const result: QueryPurchaseResult = { purchaseDataList: page.map((i) => i.render()) };
-      if (items.length > page.length) {
+      if (repeat) {
+        result.continuationToken = parameter.continuationToken;
+      } else if (items.length > page.length) {
         result.continuationToken = this.cursor(parameter.productType, queryType, page[page.length - 1].seq);
       }
       ctx.returned = page.length;
@@ -395,7 +404,19 @@ export class IapSimulator {
 
   clearFaults(): void {
     this.faults.clear();
+    this.pagingQuirks.overlap = false;
+    this.pagingQuirks.repeatToken = 0;
   }
+
+  /**
+   * Paging anomalies a client must survive: `overlap` makes every follow-up page repeat the last order of the
+   * previous one; `repeatToken` answers the next N follow-up queries with the token they were given (same page).
+   */
+  setPagingQuirks(quirks: Partial<{ overlap: boolean; repeatToken: number }>): void {
+    Object.assign(this.pagingQuirks, quirks);
+  }
+
+  private readonly pagingQuirks = { overlap: false, repeatToken: 0 };
 
   /** Injected rules not used up yet. */
   get pendingFaults(): number {

@@ -59,6 +59,8 @@ const E_ALREADY_CLOSED = 14800014;
 const E_SQLITE_ERROR = 14800021;
 const E_BUSY = 14800024;
 const E_READONLY = 14800027;
+const E_IOERR = 14800028;
+const E_FULL = 14800029;
 const E_CONSTRAINT = 14800032;
 const E_MISMATCH = 14800033;
 
@@ -70,11 +72,34 @@ function rdbError(e: unknown): BusinessError {
   if (code.startsWith('SQLITE_CONSTRAINT')) return new BusinessError(E_CONSTRAINT, `SQLite: Abort due to constraint violation. ${message}`);
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return new BusinessError(E_CORRUPTED, `Database corrupted. ${message}`);
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new BusinessError(E_BUSY, `SQLite: The database file is locked. ${message}`);
+  if (code.startsWith('SQLITE_IOERR')) return new BusinessError(E_IOERR, `SQLite: Some kind of disk I/O error occurred. ${message}`);
+  if (code === 'SQLITE_FULL') return new BusinessError(E_FULL, `SQLite: The database is full. ${message}`);
   if (code === 'SQLITE_MISMATCH') return new BusinessError(E_MISMATCH, `SQLite: Data type mismatch. ${message}`);
   if (code.startsWith('SQLITE_READONLY')) return new BusinessError(E_READONLY, `SQLite: Attempt to write a readonly database. ${message}`);
   // Since API 12 the device passes SQLite's primary result codes through as 148000xx (errorcode-data-rdb).
   if (code === 'SQLITE_ERROR') return new BusinessError(E_SQLITE_ERROR, `SQLite: Generic error. ${message}`);
   return new BusinessError(E_INNER, `Inner error. ${message}`);
+}
+
+/**
+ * Fault hook for the chaos harness: called before every write statement and every COMMIT of any store; when it
+ * returns an SQLite result code the operation fails as SQLite would fail it (nothing written; a failed COMMIT of a
+ * full or failing disk rolls the transaction back, a busy one leaves it open, as SQLite documents for COMMIT).
+ */
+export type WriteFault = 'SQLITE_FULL' | 'SQLITE_BUSY' | 'SQLITE_IOERR';
+export type WriteFaultHook = (op: 'write' | 'commit', sql: string) => WriteFault | undefined;
+let writeFaultHook: WriteFaultHook | undefined;
+
+export function setWriteFaultHook(hook: WriteFaultHook | undefined): void {
+  writeFaultHook = hook;
+}
+
+function writeFault(op: 'write' | 'commit', sql: string): WriteFault | undefined {
+  return writeFaultHook?.(op, sql);
+}
+
+function sqliteError(code: WriteFault): Error {
+  return Object.assign(new Error(`injected ${code}`), { code });
 }
 
 /** Device promise APIs complete on a later turn; so do these, so interleavings match. */
@@ -398,6 +423,10 @@ class RdbStore {
     await nextTurn();
     try {
       const conn = this.write();
+      if (!/^\s*(SELECT|PRAGMA)\b/i.test(sql)) {
+        const fault = writeFault('write', sql);
+        if (fault) throw sqliteError(fault);
+      }
       if (bindArgs.length === 0 && /;\s*\S/.test(sql.trim())) {
         conn.db.exec(sql);
       } else {
@@ -432,6 +461,8 @@ class RdbStore {
     try {
       const keys = Object.keys(values);
       const sql = `INSERT${CONFLICT_SQL[conflict] ?? ''} INTO ${RdbStore.tableName(table)} (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`;
+      const fault = writeFault('write', sql);
+      if (fault) throw sqliteError(fault);
       const info = this.write().statement(sql).run(...keys.map((k) => toSqlValue(values[k])));
       return info.changes === 0 ? -1 : Number(info.lastInsertRowid);
     } catch (e) {
@@ -453,6 +484,8 @@ class RdbStore {
       const keys = Object.keys(values);
       const { where, args } = predicates.toSql();
       const sql = `UPDATE${CONFLICT_SQL[conflict] ?? ''} ${RdbStore.tableName(predicates.tableName)} SET ${keys.map((k) => `${k} = ?`).join(', ')}${where}`;
+      const fault = writeFault('write', sql);
+      if (fault) throw sqliteError(fault);
       return this.write().statement(sql).run(...keys.map((k) => toSqlValue(values[k])), ...args.map(toSqlValue)).changes;
     } catch (e) {
       throw rdbError(e);
@@ -463,6 +496,8 @@ class RdbStore {
     await nextTurn();
     try {
       const { where, args } = predicates.toSql();
+      const fault = writeFault('write', `DELETE FROM ${predicates.tableName}`);
+      if (fault) throw sqliteError(fault);
       return this.write().statement(`DELETE FROM ${RdbStore.tableName(predicates.tableName)}${where}`).run(...args.map(toSqlValue)).changes;
     } catch (e) {
       throw rdbError(e);
@@ -480,7 +515,13 @@ class RdbStore {
   }
   commit(): void {
     try {
-      this.write().db.exec('COMMIT');
+      const db = this.write().db;
+      const fault = writeFault('commit', 'COMMIT');
+      if (fault) {
+        if (fault !== 'SQLITE_BUSY' && db.inTransaction) db.exec('ROLLBACK');
+        throw sqliteError(fault);
+      }
+      db.exec('COMMIT');
     } catch (e) {
       throw rdbError(e);
     }

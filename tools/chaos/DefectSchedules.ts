@@ -1,0 +1,111 @@
+// Hand-written schedules, one per reproduced engine defect, kept as regressions: each broke a counter of the chaos
+// proof before the engine was fixed and must pass every check now. Random schedules find these too, but not
+// reliably within the few hundred that `npm test` runs.
+import type { Schedule } from './Scenario';
+
+export interface DefectSchedule {
+  name: string;
+  /** The counter that caught it before the fix. */
+  caughtBy: string;
+  schedule: Schedule;
+}
+
+export const DEFECT_SCHEDULES: readonly DefectSchedule[] = [
+  {
+    name: 'refund of a granted order after its product left the catalog is honoured',
+    caughtBy: 'wrongly-granted',
+    schedule: {
+      seed: 101,
+      pageSize: 2,
+      steps: [
+        { kind: 'network', fn: 'finishPurchase', count: 1, applied: false },
+        { kind: 'buy', product: 'gems_1200', quantity: 1, overlap: false },
+        { kind: 'refund', pick: 0, unfinished: true },
+        { kind: 'catalog', drop: 'gems_1200', maxQuantity: 10 },
+        { kind: 'relaunch' },
+      ],
+    },
+  },
+  {
+    name: 'a purchase answer lost after the payment (NETWORK_ERROR) is recovered without a new trigger',
+    caughtBy: 'late',
+    schedule: {
+      seed: 102,
+      pageSize: 2,
+      steps: [
+        { kind: 'foreground' },
+        { kind: 'network', fn: 'createPurchase', count: 1, applied: true },
+        { kind: 'buy', product: 'gems_100', quantity: 1, overlap: false },
+      ],
+    },
+  },
+  {
+    name: 'a full disk during a purchase does not wait for the next trigger',
+    caughtBy: 'late',
+    schedule: {
+      seed: 103,
+      pageSize: 2,
+      steps: [
+        { kind: 'foreground' },
+        { kind: 'disk', code: 'SQLITE_FULL', nth: 1, count: 3 },
+        { kind: 'buy', product: 'gems_550', quantity: 1, overlap: false },
+      ],
+    },
+  },
+  {
+    name: 'SYSTEM_ERROR after the payment during a running sweep causes one more pass',
+    caughtBy: 'late',
+    schedule: {
+      seed: 104,
+      pageSize: 1,
+      steps: [
+        { kind: 'foreground' },
+        { kind: 'purchase-error', applied: true },
+        { kind: 'buy', product: 'gems_100', quantity: 1, overlap: true },
+      ],
+    },
+  },
+  {
+    name: 'a foreground after the wall clock was set back 24 h still sweeps',
+    caughtBy: 'late',
+    schedule: {
+      seed: 105,
+      pageSize: 2,
+      steps: [
+        { kind: 'foreground' },
+        { kind: 'clock-jump', ms: -86_400_000 },
+        { kind: 'wait', ms: 61_000 },
+        { kind: 'outside', product: 'gems_100', quantity: 1 },
+        { kind: 'wait', ms: 10_000 },
+        { kind: 'foreground' },
+      ],
+    },
+  },
+  {
+    name: 'a payment that stays pending and then fails is not "awaiting delivery" for ever',
+    caughtBy: 'late',
+    schedule: {
+      seed: 106,
+      pageSize: 2,
+      steps: [
+        { kind: 'buy-pending', product: 'gems_100' },
+        { kind: 'settle', pick: 0, pay: false },
+        { kind: 'wait', ms: 600_000 },
+      ],
+    },
+  },
+  {
+    name: 'a queryPurchases that never answers fails the pass, not the engine',
+    caughtBy: 'stuck',
+    schedule: {
+      seed: 107,
+      pageSize: 2,
+      steps: [
+        { kind: 'hang', target: 'queryPurchases', count: 1 },
+        { kind: 'outside', product: 'gems_550', quantity: 1 },
+        { kind: 'foreground' },
+        { kind: 'buy', product: 'remove_ads', quantity: 1, overlap: false },
+      ],
+    },
+  },
+];
