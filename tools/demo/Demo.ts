@@ -17,7 +17,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { startServer, type OrderPayload, type RunningServer } from '../../server/src/index';
+import * as crypto from 'node:crypto';
+import { mintSessionToken, SessionTokenAuthenticator, startServer, type OrderPayload, type RunningServer } from '../../server/src/index';
 import { ROOT } from '../check/EtsProject';
 import { bundleEts } from '../test/EtsBundler';
 import { createTestPki } from '../testing/TestPki';
@@ -58,8 +59,16 @@ export function parseArgs(argv: readonly string[]): DemoOptions | string {
   return options;
 }
 
+/** The demo's login service: the server accepts its session tokens, the device sends one with every verify. */
+const SESSION_ISSUER = 'zerolost-demo-login';
+const SESSION_AUDIENCE = 'zerolost-iap-server';
+/** The signed-in player, as the device binds orders to it (developerPayload): DemoAccount in SimulatedDevice.ts. */
+const DEMO_PLAYER = 'player-7f3a9c';
+
 interface ServerSide {
   server: RunningServer;
+  /** A session of DEMO_PLAYER for the device (never printed). */
+  sessionToken: string;
   /** purchaseOrderId → how many times the server's ledger granted it. */
   grants: Map<string, number>;
   logLines: string[];
@@ -74,7 +83,9 @@ async function startDemoServer(work: string, rootPem: string, timeline: Timeline
       callback();
     },
   });
+  const sessionSecret = crypto.randomBytes(32);
   const server = await startServer({
+    authenticator: new SessionTokenAuthenticator({ secrets: [sessionSecret], issuer: SESSION_ISSUER, audience: SESSION_AUDIENCE }),
     host: '127.0.0.1',
     port: 0,
     trustedRootPem: rootPem,
@@ -93,7 +104,8 @@ async function startDemoServer(work: string, rootPem: string, timeline: Timeline
       },
     },
   });
-  return { server, grants, logLines };
+  const sessionToken = mintSessionToken({ secret: sessionSecret, issuer: SESSION_ISSUER, audience: SESSION_AUDIENCE, accountId: DEMO_PLAYER });
+  return { server, sessionToken, grants, logLines };
 }
 
 interface DeviceLedger {
@@ -201,6 +213,7 @@ export async function runDemo(options: DemoOptions, write: (line: string) => voi
     const device = require(bundleFile) as DeviceBundle;
     const report = await device.run({
       serverUrl: serverSide.server.url,
+      sessionToken: serverSide.sessionToken,
       applicationId: DEMO_APP_ID,
       pki: pki.toJSON(),
       dataDir: path.join(work, 'device'),

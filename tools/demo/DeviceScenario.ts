@@ -19,6 +19,8 @@ import { shortOrderId, TimelineSink } from './Timeline';
 
 export interface DeviceOptions {
   serverUrl: string;
+  /** The signed-in player's session, sent to the server as Authorization: Bearer (never logged). */
+  sessionToken: string;
   applicationId: string;
   /** The store's signing chain: the same test PKI whose root the server pins. */
   pki: TestPkiJson;
@@ -118,6 +120,7 @@ export async function runDeviceScenario(iap: IapModule, options: DeviceOptions):
   const context: DeviceContext = { databaseDir: dir('database'), filesDir: dir('files'), cacheDir: dir('cache'), tempDir: dir('temp') };
   const setup: DeviceSetup = {
     serverUrl: options.serverUrl,
+    sessionToken: options.sessionToken,
     applicationId: options.applicationId,
     context,
     recovery: options.recovery,

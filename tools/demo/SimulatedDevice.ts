@@ -344,6 +344,8 @@ class DemoAccount implements AccountProvider {
 export interface DeviceSetup {
   /** The app server's base URL (RemoteVerifier posts to <url>/v1/purchases/verify). */
   serverUrl: string;
+  /** The signed-in player's session for the server (RemoteVerifierConfig.credentials). */
+  sessionToken: string;
   applicationId: string;
   /** The app's data folders: they survive a kill, like an installed app's. */
   context: DeviceContext;
@@ -370,6 +372,7 @@ export class AppProcess {
     this.life = new ProcessLife(this.actor, setup.timeline);
     this.store = new ProcessStoreGateway(new iap.IapKitStoreGateway(setup.context), this.life, this.actor, setup.timeline);
     const verifierConfig = new iap.RemoteVerifierConfig(setup.serverUrl);
+    verifierConfig.credentials = () => Promise.resolve(setup.sessionToken);
     const config: EngineConfig = {
       applicationId: setup.applicationId,
       environment: iap.IapEnvironment.SANDBOX,
