@@ -331,3 +331,73 @@ describe('probe: slow clients and log leaks', () => {
     assert.equal(/eyJ[A-Za-z0-9_-]{20,}/.test(logs), false, 'some JWS / JWT leaked');
   });
 });
+
+describe('probe: media types and methods', () => {
+  it('only application/json (any case, with parameters) is parsed; look-alikes get 415; the schema always runs', async () => {
+    const pd = purchaseData(pki.signJws(orderPayload()));
+    const withAccount = JSON.stringify({ purchaseData: pd, accountId: 'bob' });
+    for (const ct of ['application/json', 'application/json; charset=utf-8', 'Application/JSON', 'application/json ; charset=utf-8', 'APPLICATION/JSON;charset=UTF-8']) {
+      const r = await post(`${server.url}/v1/purchases/verify`, withAccount, { 'content-type': ct });
+      assert.equal(r.status, 400, `${ct}: ${r.text}`);
+      assert.equal(r.body.field, 'accountId', ct);
+    }
+    for (const ct of ['application/jsonx', 'application/json-patch+json', 'text/json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain', 'application/octet-stream', 'json', 'application/xml']) {
+      const r = await post(`${server.url}/v1/purchases/verify`, withAccount, { 'content-type': ct });
+      assert.equal(r.status, 415, `${ct}: ${r.status} ${r.text}`);
+    }
+    // No Content-Type at all with a body: 415 too, never parsed as something else.
+    const body = JSON.stringify({ purchaseData: pd });
+    const res = await raw(
+      `POST /v1/purchases/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${sessionFor('heidi')}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    assert.equal(statusOf(res), 415, res.slice(0, 120));
+  });
+
+  it('other methods on known routes get 405 with Allow, with or without a session; nothing is granted', async () => {
+    const before = server.grants.length;
+    for (const method of ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+      for (const auth of [{}, { authorization: `Bearer ${sessionFor('ivan')}` }] as Record<string, string>[]) {
+        const r = await fetch(`${server.url}/v1/purchases/verify`, { method, headers: auth });
+        assert.equal(r.status, 405, `${method}`);
+        assert.equal(r.headers.get('allow'), 'POST');
+      }
+    }
+    const g = await fetch(`${server.url}/healthz`, { method: 'POST' });
+    assert.equal(g.status, 405);
+    assert.equal(server.grants.length, before);
+  });
+
+  it('exp / iat that JSON reads as Infinity are invalid, not eternal', async () => {
+    const pd = purchaseData(pki.signJws(orderPayload()));
+    for (const body of [
+      `{"iss":${JSON.stringify(SESSION.issuer)},"aud":"${SESSION.audience}","sub":"x","exp":1e400}`,
+      `{"iss":${JSON.stringify(SESSION.issuer)},"aud":"${SESSION.audience}","sub":"x","iat":-1e400,"exp":${nowS() + 60}}`,
+      `{"iss":${JSON.stringify(SESSION.issuer)},"aud":"${SESSION.audience}","sub":"x","nbf":-1e400,"exp":${nowS() + 60}}`,
+    ]) {
+      const h = b64url({ alg: 'HS256' });
+      const p = Buffer.from(body).toString('base64url');
+      const t = `${h}.${p}.${crypto.createHmac('sha256', SESSION.secret).update(`${h}.${p}`).digest('base64url')}`;
+      const r = await verifyAs(pd, `Bearer ${t}`);
+      assert.equal(r.status, 401, `${body}: ${r.text}`);
+    }
+  });
+});
+
+describe('probe: client text in the log', () => {
+  it('a token or JWS sent as a JSON key (an unknown field) is never logged, though the answer still names it', async () => {
+    const p = orderPayload();
+    const jws = pki.signJws(p);
+    const token = String(p['purchaseToken']);
+    for (const key of [token, jws, jws.split('.')[0]!]) {
+      const r = await post(`${server.url}/v1/purchases/verify`, `{"purchaseData":"x",${JSON.stringify(key)}:1}`);
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.body.field, key, 'the caller is told which field is wrong');
+      const n = await post(`${server.url}/v1/notifications`, `{${JSON.stringify(key)}:1}`, { authorization: '' });
+      assert.equal(n.status, 400, n.text);
+    }
+    const logs = server.logs.text;
+    assert.equal(logs.includes(token), false, 'purchaseToken leaked through a field name');
+    for (const part of jws.split('.')) assert.equal(logs.includes(part.slice(0, 32)), false, 'JWS leaked through a field name');
+  });
+});
