@@ -401,3 +401,49 @@ describe('probe: client text in the log', () => {
     for (const part of jws.split('.')) assert.equal(logs.includes(part.slice(0, 32)), false, 'JWS leaked through a field name');
   });
 });
+
+describe('probe: request smuggling', () => {
+  it('Content-Length with Transfer-Encoding, or two Content-Lengths, is 400 and the smuggled request is never served', async () => {
+    const inner = JSON.stringify({ purchaseData: purchaseData(pki.signJws(orderPayload())) });
+    const smuggled =
+      `POST /v1/purchases/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${sessionFor('judy')}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(inner)}\r\n\r\n${inner}`;
+    for (const framing of [
+      `Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      `Content-Length: 2\r\nContent-Length: ${2 + Buffer.byteLength(smuggled)}\r\n\r\n{}${smuggled}`,
+      `Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`,
+    ]) {
+      const before = server.grants.length;
+      const res = await raw(`POST /v1/purchases/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${framing}`, 1500);
+      assert.equal(statusOf(res), 400, res.slice(0, 120));
+      assert.equal((res.match(/HTTP\/1\.1 /g) ?? []).length, 1, 'one answer only');
+      assert.equal(server.grants.length, before, 'the smuggled request was served');
+    }
+  });
+});
+
+describe('probe: refunds and notification de-dup', () => {
+  const meta = (m: Record<string, unknown>): Record<string, unknown> => ({ environment: 'SANDBOX', applicationId: '110000000', type: 0, ...m });
+  const notify = (payload: Record<string, unknown>): ReturnType<typeof post> =>
+    post(`${server.url}/v1/notifications`, { jwsNotification: pki.signJws(payload) }, { authorization: '' });
+
+  it('a refund by token before delivery: no account gets the order; a re-signed retry is a duplicate; a reused request id for another order is not', async () => {
+    const p = orderPayload();
+    const requestId = crypto.randomUUID();
+    const n = { notificationType: 'REVOKE', notificationSubtype: 'REFUND_TRANSACTION', notificationRequestId: requestId, notificationVersion: 'v3', notificationMetaData: meta({ purchaseToken: p['purchaseToken'] }) };
+    const first = await notify({ ...n, signedTime: Date.now() });
+    assert.equal(first.status, 200);
+    const retry = await notify({ ...n, signedTime: Date.now() + 5 });
+    assert.equal(retry.headers.get('x-notification'), 'duplicate');
+    for (const who of ['kim', 'leo']) {
+      const r = await verifyReq(server, purchaseData(pki.signJws(p)), who);
+      assert.equal(r.status, 422, r.text);
+      assert.equal(r.body.reason, 'revoked');
+    }
+    assert.equal(server.grants.some((g) => g.purchaseOrderId === p['purchaseOrderId']), false);
+    const other = orderPayload();
+    const reused = await notify({ ...n, signedTime: Date.now(), notificationMetaData: meta({ purchaseOrderId: other['purchaseOrderId'], purchaseToken: other['purchaseToken'] }) });
+    assert.notEqual(reused.headers.get('x-notification'), 'duplicate');
+    assert.equal((await verifyReq(server, purchaseData(pki.signJws(other)), 'kim')).status, 422);
+  });
+});
