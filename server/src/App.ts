@@ -152,6 +152,16 @@ function validationDetail(issue: AjvIssue | undefined, field: string): string {
   return `${field || 'body'} ${issue?.message ?? 'is invalid'}`;
 }
 
+/** The fields a 400 may name in the log; any other name came from the client and is logged as `[unknown]`. */
+const LOGGABLE_FIELDS: ReadonlySet<string> = new Set(['', 'purchaseData', 'jwsNotification', 'accountId']);
+
+/** How many times a header occurs in Node's rawHeaders ([name, value, name, value, …]). */
+function countHeader(rawHeaders: readonly string[], lowerName: string): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === lowerName) n++;
+  return n;
+}
+
 /** Builds the Fastify app and its parts without listening. */
 export function buildApp(config: ServerConfig): AppParts {
   if (config.confirm !== undefined && config.hooks?.grant === undefined) {
@@ -265,7 +275,8 @@ export function buildApp(config: ServerConfig): AppParts {
     if (fe.validation) {
       const issue = fe.validation[0] as AjvIssue | undefined;
       const field = fieldOf(issue);
-      req.log.info({ code: 'validation', field }, 'bad request');
+      // A field name is client text (a token may be sent as a key): only the names this API knows are logged.
+      req.log.info({ code: 'validation', field: LOGGABLE_FIELDS.has(field) ? field : '[unknown]' }, 'bad request');
       return reply.code(400).send({ status: 'rejected', reason: 'bad-request', detail: validationDetail(issue, field), field });
     }
     switch (fe.code) {
@@ -305,6 +316,11 @@ export function buildApp(config: ServerConfig): AppParts {
   /** The caller's account from its session; undefined when the server runs without an authenticator. */
   const accountOf = async (req: FastifyRequest): Promise<AuthenticatedAccount | undefined> => {
     if (!authenticator) return undefined;
+    // Node keeps the first of several Authorization headers and drops the others; a proxy may read the last one.
+    // Two credentials are an ambiguity, never a session.
+    if (countHeader(req.raw.rawHeaders, 'authorization') > 1) {
+      throw new AuthError('session-invalid', 'send exactly one Authorization header');
+    }
     const auth = req.headers.authorization;
     return checkAccount(await authenticator.authenticate({ authorization: auth, headers: req.headers }));
   };
