@@ -10,7 +10,9 @@ import { ROOT } from '../check/EtsProject';
 import { parseArgs } from './Chaos';
 import { loadChaos } from './ChaosBundle';
 import { DEFECT_SCHEDULES } from './DefectSchedules';
-import { MUTANTS, runMutants } from './Mutants';
+import { remoteServerFactory } from './ChaosServer';
+import type { RemoteServerFactory } from './ChaosWorld';
+import { MUTANTS, REMOTE_RUNS, runMutants } from './Mutants';
 
 const SEED = 4242;
 const RUNS = 200;
@@ -41,6 +43,37 @@ test('each deliberately broken engine is caught by its counter', { timeout: 240_
     assert.ok(r.summary.failure, `mutant ${r.mutant.name} survived ${r.summary.runs} schedules`);
     assert.ok(r.caught, `mutant ${r.mutant.name}: expected ${r.mutant.expect}, got ${JSON.stringify(r.summary.counters)}`);
   }
+});
+
+test(`${REMOTE_RUNS} remote-verifier schedules (seed ${SEED}) against the real reference server: every counter 0, confirm refused`, { timeout: 120_000 }, async () => {
+  const chaos = await loadChaos();
+  const real = remoteServerFactory();
+  const confirming: boolean[] = [];
+  const remote: RemoteServerFactory = async (setup) => {
+    const server = await real(setup);
+    confirming.push(server.confirming);
+    return server;
+  };
+  const summary = await chaos.runChaos({ runs: REMOTE_RUNS, seed: SEED, remote });
+  const report = chaos.formatSummary(summary, SEED);
+  assert.equal(summary.failure, undefined, report);
+  assert.equal(chaos.violationCount(summary), 0, report);
+  // The device grants, so the shipped server refuses server-side confirm and never finishes an order itself.
+  assert.ok(confirming.length >= REMOTE_RUNS && confirming.every((c) => !c), `server accepted confirm: ${JSON.stringify(confirming)}`);
+  assert.ok((summary.rows.find((r) => r.fault === 'verdict-lost')?.injected ?? 0) > 0, 'a verdict was lost after the server committed');
+  // The process dies right after the server's answer (the server has recorded the order; the device has not granted).
+  const crash = await chaos.runOne({
+    seed: 7,
+    pageSize: 1,
+    steps: [
+      { kind: 'crash', point: 'after-verify', nth: 1 },
+      { kind: 'buy', product: 'gems_100', quantity: 1, overlap: false },
+      { kind: 'verdict-lost', count: 1 },
+      { kind: 'buy', product: 'remove_ads', quantity: 1, overlap: false },
+    ],
+  }, undefined, remote);
+  assert.deepEqual(crash.violations, [], crash.trace.join('\n'));
+  assert.ok(crash.trace.some((l) => l.includes('after-verify')), crash.trace.join('\n'));
 });
 
 test('the schedules of the reproduced engine defects pass every check', { timeout: 120_000 }, async () => {

@@ -3,9 +3,10 @@
 // finished before its grant was durable, granted when it should not have been, delivered late while the app kept
 // running, or left the engine stuck. Exit 0: every counter 0; 1: a violation (or a mutant survived); 2: bad arguments.
 import { loadChaos } from './ChaosBundle';
+import { remoteServerFactory } from './ChaosServer';
 import { MUTANTS, buildMutant, formatMutants, removeMutants, runMutants } from './Mutants';
 
-const USAGE = `usage: npm run chaos -- [--runs N] [--seed S] [--path P] [--no-shrink] [--keep-going] [--mutants | --mutant NAME] [--help]
+const USAGE = `usage: npm run chaos -- [--runs N] [--seed S] [--path P] [--no-shrink] [--keep-going] [--remote] [--mutants | --mutant NAME] [--help]
 
 Runs N random user sessions (schedules) against the real engine, the IAP Kit simulator and SQLite, with faults
 woven in, and checks every paid order at the end of each: first with the app left running after the last fault
@@ -16,6 +17,7 @@ woven in, and checks every paid order at the end of each: first with the app lef
   --path P        replay one reported failure (with its --seed)
   --no-shrink     report the first failing schedule as is, without shrinking it
   --keep-going    run all N schedules even after violations and count them all (per fault: which counters fired)
+  --remote        the device verifies through RemoteVerifier against the real reference server (server/src)
   --mutants       run the schedules against each deliberately broken engine; each must be caught
   --mutant NAME   run against one broken engine and show its failure in full (${MUTANTS.map((m) => m.name).join(', ')})
   --help          this text
@@ -33,6 +35,8 @@ interface Args {
   noShrink: boolean;
   keepGoing: boolean;
   mutants: boolean;
+  /** Remote-verifier schedules (the real reference server, ChaosServer.ts). */
+  remote?: boolean;
   /** Run the schedules against one deliberately broken engine (Mutants.ts) and show its failure. */
   mutant?: string;
   help: boolean;
@@ -73,6 +77,9 @@ export function parseArgs(argv: string[]): Args {
         break;
       case '--mutants':
         args.mutants = true;
+        break;
+      case '--remote':
+        args.remote = true;
         break;
       case '--mutant': {
         const name = value();
@@ -115,8 +122,11 @@ async function main(): Promise<void> {
     return;
   }
   const mutant = args.mutant === undefined ? undefined : MUTANTS.find((m) => m.name === args.mutant);
-  const chaos = await loadChaos(mutant ? buildMutant(mutant) : undefined);
-  removeMutants();
+  const serverMutant = mutant?.target === 'server';
+  const chaos = await loadChaos(mutant && !serverMutant ? buildMutant(mutant) : undefined);
+  // A server mutant is the real engine against a broken copy of server/src, imported at the first schedule.
+  const remote = serverMutant ? remoteServerFactory(buildMutant(mutant)) : args.remote ? remoteServerFactory() : undefined;
+  if (!serverMutant) removeMutants();
   const step = Math.max(1, Math.floor(args.runs / 10));
   const summary = await chaos.runChaos({
     runs: args.runs,
@@ -124,13 +134,15 @@ async function main(): Promise<void> {
     path: args.path,
     noShrink: args.noShrink,
     keepGoing: args.keepGoing,
+    remote,
     onProgress: (done, orders, counters) => {
       if (done % step !== 0) return;
       const figures = Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ');
       process.stderr.write(`  ${done}/${args.runs} schedules, orders ${orders}, ${figures}\n`);
     },
   });
-  console.log(chaos.formatSummary(summary, args.seed, mutant ? `--mutant ${mutant.name}` : ''));
+  removeMutants();
+  console.log(chaos.formatSummary(summary, args.seed, mutant ? `--mutant ${mutant.name}` : args.remote ? '--remote' : ''));
   process.exitCode = summary.failure || chaos.violationCount(summary) > 0 ? 1 : 0;
 }
 

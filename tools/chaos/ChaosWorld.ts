@@ -14,7 +14,11 @@ import {
   Logger,
   OnDeviceJwsVerifier,
   OnDeviceJwsVerifierConfig,
+  PurchaseVerifier,
   RdbDeliveryLedger,
+  RemoteVerifier,
+  RemoteVerifierConfig,
+  VerificationResult,
 } from '@zerolost/iap';
 import { WriteFault, setWriteFaultHook, simulateProcessDeath } from '../node-kits/ArkData';
 import { formatHilog } from '../node-kits/PerformanceAnalysisKit';
@@ -38,6 +42,27 @@ import {
 import { InstallSnapshot, Violation, checkInvariants, readLedgerFile, readLedgerRows } from './Invariants';
 import { DuringAction, Fault, Schedule, Step, describeStep, faultOf } from './Scenario';
 import { VirtualClock } from './VirtualClock';
+
+/** What the harness gives the reference server of a remote-verifier schedule (ChaosServer.ts starts it). */
+export interface RemoteServerSetup {
+  rootPem: string;
+  appId: string;
+  environment: string;
+  databasePath: string;
+  /** The store's (virtual) clock: the server checks the JWS times against it. */
+  now: () => number;
+  /** The store-side effect of a server's confirm delivery: finishes the order at the simulator. */
+  finish: (purchaseOrderId: string, purchaseToken: string, productType: number) => Promise<void>;
+}
+
+export interface RemoteServer {
+  url: string;
+  /** The server accepted server-side confirm delivery. */
+  confirming: boolean;
+  close(): Promise<void>;
+}
+
+export type RemoteServerFactory = (setup: RemoteServerSetup) => Promise<RemoteServer>;
 
 export interface FaultTally {
   /** Faults of this family that actually fired (a crash happened, an error was returned, a refund was made…). */
@@ -173,8 +198,16 @@ export class ChaosWorld implements FaultControl {
   private recoveries = 0;
   private quiescing = false;
   private readonly startTime: number;
+  /** Calls to the real reference server in flight: real I/O, so virtual time must not jump past them. */
+  private remoteInFlight = 0;
 
-  constructor(private readonly schedule: Schedule, private readonly dir: string, sim: IapSimulator, clock: VirtualClock) {
+  constructor(
+    private readonly schedule: Schedule,
+    private readonly dir: string,
+    sim: IapSimulator,
+    clock: VirtualClock,
+    private readonly remote?: RemoteServer,
+  ) {
     this.clock = clock;
     this.startTime = clock.now();
     this.sim = sim;
@@ -566,7 +599,7 @@ export class ChaosWorld implements FaultControl {
       {
         store: new ChaosStoreGateway(new IapKitStoreGateway(context), proc, this),
         ledger: new ChaosLedger(new RdbDeliveryLedger(context), proc, this, deliveries),
-        verifier: new ChaosVerifier(new OnDeviceJwsVerifier(this.verifierConfig, new CryptoKitPort()), proc, this),
+        verifier: new ChaosVerifier(this.verifierFor(), proc, this),
         granter: new ChaosGranterPort(new ChaosGranter(() => this.sim.lastSeq, () => this.appAccount ?? ''), proc, this, deliveries),
         accounts: { currentBinding: (): Promise<string | undefined> => Promise.resolve(this.appAccount) },
         clock: this.clock.portFor(proc),
@@ -585,6 +618,24 @@ export class ChaosWorld implements FaultControl {
       this.recoveries++;
       this.crashedSinceLaunch = false;
     }
+  }
+
+  /** On-device verification, or the real RemoteVerifier against the reference server (its calls are real I/O). */
+  private verifierFor(): PurchaseVerifier {
+    if (!this.remote) return new OnDeviceJwsVerifier(this.verifierConfig, new CryptoKitPort());
+    const config = new RemoteVerifierConfig(this.remote.url);
+    const inner = new RemoteVerifier(config);
+    return {
+      verify: async (purchaseData: string, jws: string): Promise<VerificationResult> => {
+        this.remoteInFlight++;
+        try {
+          return await inner.verify(purchaseData, jws);
+        } finally {
+          this.remoteInFlight--;
+          this.activity();
+        }
+      },
+    };
   }
 
   /** Graceful stop of the running engine (timers cancelled, work drained, ledger closed). */
@@ -651,7 +702,7 @@ export class ChaosWorld implements FaultControl {
       if (Date.now() - realStart > STUCK_AFTER_MS) {
         throw new StuckError(`nothing settled for ${STUCK_AFTER_MS / 1000} s of real time (endless loop?)`);
       }
-      if (this.activityCount !== lastActivity) {
+      if (this.activityCount !== lastActivity || this.remoteInFlight > 0) {
         lastActivity = this.activityCount;
         quietSince = Date.now();
         continue;
@@ -838,17 +889,34 @@ export class ChaosWorld implements FaultControl {
 }
 
 /** Runs one schedule in `dir` with a fresh store installed as the current `@kit.IAPKit` simulator. */
-export async function runSchedule(schedule: Schedule, dir: string): Promise<{ result: ScheduleResult; engineLog: string[] }> {
+export async function runSchedule(
+  schedule: Schedule,
+  dir: string,
+  remote?: RemoteServerFactory,
+): Promise<{ result: ScheduleResult; engineLog: string[] }> {
   fs.mkdirSync(dir, { recursive: true });
   const clock = new VirtualClock(Math.floor(Date.now() / 60_000) * 60_000);
   const sim = await IapSimulator.create({ seed: schedule.seed, pageSize: schedule.pageSize, clock });
   installSimulator(sim);
-  const world = new ChaosWorld(schedule, dir, sim, clock);
+  const server = remote
+    ? await remote({
+      rootPem: sim.rootCertificatePem,
+      appId: sim.applicationId,
+      environment: sim.environment,
+      // Beside the device's folder: a reinstall wipes the device, never the server.
+      databasePath: `${dir}-server.sqlite`,
+      now: (): number => clock.now(),
+      finish: (purchaseOrderId: string, purchaseToken: string, productType: number): Promise<void> =>
+        sim.finishPurchase({}, { productType, purchaseToken, purchaseOrderId }),
+    })
+    : undefined;
+  const world = new ChaosWorld(schedule, dir, sim, clock, server);
   try {
     const result = await world.run();
     return { result, engineLog: world.engineLog };
   } finally {
     simulateProcessDeath();
+    await server?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from '../check/EtsProject';
 import { loadChaos } from './ChaosBundle';
+import { remoteServerFactory } from './ChaosServer';
 import type { ChaosSummary } from './ChaosRunner';
 import type { ViolationKind } from './Invariants';
 
@@ -22,6 +23,11 @@ export interface Mutant {
   name: string;
   /** The counter that must fire. */
   expect: ViolationKind;
+  /**
+   * What is patched: a copy of common/iap (default), or a copy of server/src, run by remote-verifier schedules (the
+   * device verifies through RemoteVerifier against that server, ChaosServer.ts) over the real engine.
+   */
+  target?: 'engine' | 'server';
   patches: Patch[];
 }
 
@@ -123,16 +129,41 @@ export const MUTANTS: readonly Mutant[] = [
         '    if (PurchaseDataParser.isRevoked(payload)) {\n',
     }],
   },
+  {
+    // The old server: confirms (finishes at the store) every order its ledger records, although the device grants.
+    name: 'server-confirms-on-verify',
+    expect: 'premature-finish',
+    target: 'server',
+    patches: [
+      {
+        file: 'App.ts',
+        find: '  if (config.confirm !== undefined && config.hooks?.grant === undefined) {\n',
+        replace: '  if (config.confirm !== undefined && config.hooks?.grant === undefined && config.confirm === undefined) {\n',
+      },
+      {
+        file: 'App.ts',
+        find: 'confirmer: config.hooks?.grant !== undefined ? config.confirm : undefined,',
+        replace: 'confirmer: config.confirm,',
+      },
+    ],
+  },
 ];
 
 /** Per process, so concurrent runs never share a copy. */
 const MUTANTS_DIR = path.join(ROOT, '.test-out', `mutants-${process.pid}`);
 
-/** Copies common/iap and applies the mutant's patches; returns the copy's Index.ets. */
+/**
+ * Copies common/iap (or server/src) and applies the mutant's patches; returns the copy's Index.ets (or the copy of
+ * server/src, whose imports of node_modules still resolve from the repository root above .test-out/).
+ */
 export function buildMutant(m: Mutant): string {
-  const dst = path.join(MUTANTS_DIR, m.name, 'common', 'iap');
+  const server = m.target === 'server';
+  const dst = path.join(MUTANTS_DIR, m.name, ...(server ? ['server', 'src'] : ['common', 'iap']));
   fs.rmSync(dst, { recursive: true, force: true });
-  fs.cpSync(path.join(ROOT, 'common', 'iap'), dst, { recursive: true });
+  fs.cpSync(path.join(ROOT, ...(server ? ['server', 'src'] : ['common', 'iap'])), dst, { recursive: true });
+  // server/src imports the test PKI from ../../tools/testing: the copy sees the real tools beside it.
+  const tools = path.join(MUTANTS_DIR, m.name, 'tools');
+  if (server && !fs.existsSync(tools)) fs.symlinkSync(path.join(ROOT, 'tools'), tools, 'dir');
   for (const p of m.patches) {
     const file = path.join(dst, p.file);
     const text = fs.readFileSync(file, 'utf8');
@@ -141,7 +172,7 @@ export function buildMutant(m: Mutant): string {
     }
     fs.writeFileSync(file, text.replace(p.find, p.replace));
   }
-  return path.join(dst, 'Index.ets');
+  return server ? dst : path.join(dst, 'Index.ets');
 }
 
 /** Deletes the copies (a loaded bundle no longer needs them). */
@@ -155,9 +186,24 @@ export interface MutantResult {
   caught: boolean;
 }
 
-export async function runMutants(runs: number, seed: number): Promise<MutantResult[]> {
+/** Remote-verifier schedules are real HTTP round trips: a server mutant runs at most this many. */
+export const REMOTE_RUNS = 40;
+
+export async function runMutants(runs: number, seed: number, names?: readonly string[]): Promise<MutantResult[]> {
   const out: MutantResult[] = [];
-  for (const m of MUTANTS) {
+  for (const m of names === undefined ? MUTANTS : MUTANTS.filter((x) => names.includes(x.name))) {
+    if (m.target === 'server') {
+      // The real engine, against the broken server (imported from the copy at the first schedule).
+      const chaos = await loadChaos();
+      try {
+        const remote = remoteServerFactory(buildMutant(m));
+        const summary = await chaos.runChaos({ runs: Math.min(runs, REMOTE_RUNS), seed, noShrink: true, stopOn: m.expect, remote });
+        out.push({ mutant: m, summary, caught: summary.counters[m.expect] > 0 });
+      } finally {
+        removeMutants();
+      }
+      continue;
+    }
     const chaos = await loadChaos(buildMutant(m));
     removeMutants();
     const summary = await chaos.runChaos({ runs, seed, noShrink: true, stopOn: m.expect });
