@@ -1,0 +1,90 @@
+// JwsVerifier.verifyAsync (the ES256 check on libuv's thread pool) against verify(): for every input, the same
+// result or the same reason code, so the server answers the same whichever path it takes.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { createTestPki, signCompactJws, type TestPki } from '../../tools/testing/TestPki';
+import { RejectError } from '../src/jws/Errors';
+import { JwsVerifier } from '../src/jws/JwsVerifier';
+import { b64url, genuinePki, orderPayload, withPart } from './helpers';
+
+const HOUR = 3_600_000;
+let pki: TestPki;
+let foreign: TestPki;
+
+before(async () => {
+  pki = await genuinePki();
+  foreign = await createTestPki();
+});
+
+type Outcome = { ok: true; payload: unknown } | { ok: false; reason: string };
+
+function syncOutcome(v: JwsVerifier, jws: string): Outcome {
+  try {
+    return { ok: true, payload: v.verify(jws).payload };
+  } catch (e) {
+    assert.ok(e instanceof RejectError, String(e));
+    return { ok: false, reason: e.reason };
+  }
+}
+
+async function asyncOutcome(v: JwsVerifier, jws: string): Promise<Outcome> {
+  try {
+    return { ok: true, payload: (await v.verifyAsync(jws)).payload };
+  } catch (e) {
+    assert.ok(e instanceof RejectError, String(e));
+    return { ok: false, reason: e.reason };
+  }
+}
+
+describe('verifyAsync', () => {
+  it('gives the result or the reason code of verify() for valid and forged inputs', async () => {
+    const now = Date.now();
+    const good = pki.signJws(orderPayload({ signedTime: now }));
+    const [h, p, s] = good.split('.') as [string, string, string];
+    const sig = Buffer.from(s, 'base64url');
+    const flipped = Buffer.from(sig);
+    flipped[10] = flipped[10]! ^ 1;
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
+    const expired = await createTestPki({ parent: pki, leafNotBefore: new Date(now - 3 * HOUR), leafNotAfter: new Date(now - 2 * HOUR) });
+    const cases: Record<string, { jws: string; expect: string | 'valid' }> = {
+      valid: { jws: good, expect: 'valid' },
+      'bit flipped in the signature': { jws: withPart(good, 2, flipped.toString('base64url')), expect: 'bad-signature' },
+      'payload tampered': { jws: withPart(good, 1, b64url({ ...orderPayload({ signedTime: now }), price: 1 })), expect: 'bad-signature' },
+      '63-byte signature': { jws: withPart(good, 2, sig.subarray(0, 63).toString('base64url')), expect: 'bad-signature' },
+      'all-zero signature': { jws: withPart(good, 2, Buffer.alloc(64).toString('base64url')), expect: 'bad-signature' },
+      'alg none': { jws: withPart(good, 0, b64url({ ...header, alg: 'none' })), expect: 'unsupported-alg' },
+      'two parts': { jws: `${h}.${p}`, expect: 'malformed' },
+      'foreign root': { jws: foreign.signJws(orderPayload({ signedTime: now })), expect: 'untrusted-chain' },
+      'leaf expired at signedTime': { jws: expired.signJws(orderPayload({ signedTime: now })), expect: 'cert-expired' },
+      'signed in the future': { jws: pki.signJws(orderPayload({ signedTime: now + 2 * HOUR })), expect: 'signed-in-future' },
+      'signed with another key under the genuine header': {
+        jws: signCompactJws(foreign.leafPrivateKey, header, orderPayload({ signedTime: now })),
+        expect: 'bad-signature',
+      },
+    };
+    for (const [name, c] of Object.entries(cases)) {
+      // A fresh verifier per path, so that neither sees a chain the other cached.
+      const a = syncOutcome(new JwsVerifier({ trustedRootsPem: pki.rootPem }), c.jws);
+      const b = await asyncOutcome(new JwsVerifier({ trustedRootsPem: pki.rootPem }), c.jws);
+      assert.deepEqual(b, a, name);
+      assert.equal(a.ok ? 'valid' : a.reason, c.expect, name);
+    }
+  });
+
+  it('verifies many at once (the thread pool) and still refuses each forged one on a warm cache', async () => {
+    const v = new JwsVerifier({ trustedRootsPem: pki.rootPem });
+    const jws = Array.from({ length: 64 }, (_, i) => {
+      const j = pki.signJws(orderPayload({ purchaseOrderId: `async-${i}` }));
+      if (i % 3 !== 0) return j;
+      const sig = Buffer.from(j.split('.')[2]!, 'base64url');
+      sig[5] = sig[5]! ^ 0x80;
+      return withPart(j, 2, sig.toString('base64url'));
+    });
+    const outcomes = await Promise.all(jws.map((j) => asyncOutcome(v, j)));
+    outcomes.forEach((o, i) => {
+      if (i % 3 === 0) assert.deepEqual(o, { ok: false, reason: 'bad-signature' }, `#${i}`);
+      else assert.equal(o.ok && (o.payload as { purchaseOrderId: string }).purchaseOrderId, `async-${i}`);
+    });
+    assert.ok((v.cacheStats()?.hits ?? 0) >= 60, 'the chain came from the cache');
+  });
+});
