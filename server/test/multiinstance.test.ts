@@ -9,6 +9,7 @@ import pg from 'pg';
 import { startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
 import { serverEnv, startServerProcess, type ServerProcess } from '../../tools/testing/ServerProcess';
 import type { TestPki } from '../../tools/testing/TestPki';
+import { sendBounded } from './processLoad';
 import { APP_ID, SESSION, genuinePki, orderPayload, post, purchaseData, sessionFor, type HttpResult } from './helpers';
 
 /** The test login, with a secret that fits SESSION_SECRET (a comma there separates secrets of a rotation). */
@@ -152,58 +153,32 @@ describe('several instances on one PostgreSQL database', () => {
 
   it('kill -9 of one instance under load: every acknowledged order is in the database, the other keeps serving', async () => {
     const victim = await startServerProcess({ env });
-    const acknowledged = new Set<string>();
-    const unanswered: Array<{ id: string; pd: string }> = [];
-    const survivorAnswers: HttpResult[] = [];
     let victimAcks = 0;
     let crashed: Promise<void> | undefined;
-    /** Sends `orders` to `server`, `concurrency` at a time; `onAck` after each 200. */
-    const load = async (server: ServerProcess, orders: ReturnType<typeof newOrder>[], concurrency: number, onAck: (r: HttpResult) => void): Promise<void> => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next < orders.length) {
-            const o = orders[next++]!;
-            let r: HttpResult | undefined;
-            try {
-              r = await verifyAt(server, o.pd, 'alice');
-            } catch {
-              r = undefined; // the connection died with the process: no answer, nothing acknowledged
-            }
-            if (r?.status === 200) {
-              acknowledged.add(o.id);
-              onAck(r);
-            } else {
-              unanswered.push(o);
-            }
-          }
-        }),
-      );
-    };
     const victimOrders = Array.from({ length: 150 }, newOrder);
     const survivorOrders = Array.from({ length: 100 }, newOrder);
-    await Promise.all([
-      load(victim, victimOrders, 8, () => {
+    const [onVictim, onSurvivor] = await Promise.all([
+      sendBounded(victimOrders, 8, (o) => verifyAt(victim, o.pd, 'alice'), () => {
         // The barrier: the crash comes once the victim has acknowledged 30 orders, with 8 more in flight.
         if (++victimAcks === 30) crashed = victim.crash();
       }),
-      load(b, survivorOrders, 4, (r) => survivorAnswers.push(r)),
+      sendBounded(survivorOrders, 4, (o) => verifyAt(b, o.pd, 'alice')),
     ]);
     await crashed;
     assert.ok(victim.child.signalCode === 'SIGKILL', 'the victim was killed');
     assert.ok(victimAcks >= 30 && victimAcks < victimOrders.length, `the victim acknowledged ${victimAcks} before it died`);
     // The survivor answered every one of its orders.
-    assert.equal(survivorAnswers.length, survivorOrders.length, `survivor failures: ${unanswered.filter((o) => survivorOrders.includes(o)).length}`);
+    assert.equal(onSurvivor.acknowledged.length, survivorOrders.length, `${onSurvivor.unanswered.length} survivor failures`);
     // Every order acknowledged by either instance is committed.
-    const ids = [...acknowledged];
+    const ids = [...onVictim.acknowledged, ...onSurvivor.acknowledged].map((o) => o.id);
     const found = await db.query<{ purchase_order_id: string }>('SELECT purchase_order_id FROM orders WHERE purchase_order_id = ANY($1)', [ids]);
     assert.equal(found.rowCount, ids.length, 'an acknowledged order is missing from the database');
     // The orders the victim never answered are delivered by the survivor: the device retries them there.
-    for (const o of unanswered) {
+    for (const o of onVictim.unanswered) {
       const r = await verifyAt(b, o.pd, 'alice');
       assert.equal(r.status, 200, r.text);
     }
-    const after = await verifyAt(b, newOrder().pd, 'alice');
-    assert.equal(after.headers.get('x-delivery'), 'new');
+    const fresh = await verifyAt(b, newOrder().pd, 'alice');
+    assert.equal(fresh.headers.get('x-delivery'), 'new');
   });
 });
