@@ -6,7 +6,8 @@ import { ConfigError, DEMO_CATALOG, type ServerConfig } from './Config';
 import { RejectError, TransientError } from './jws/Errors';
 import { JwsVerifier } from './jws/JwsVerifier';
 import { CrlRevocationChecker } from './jws/Revocation';
-import { Ledger } from './ledger/Ledger';
+import type { Ledger } from './ledger/Ledger';
+import { openLedger } from './ledger/OpenLedger';
 import { PurchaseService } from './PurchaseService';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -239,7 +240,10 @@ export function buildApp(config: ServerConfig): AppParts {
     fetch: config.revocation?.fetch,
     now,
   });
-  const ledger = new Ledger(config.databasePath, config.hooks, { maxBatch: config.ledgerMaxBatch });
+  // The one place of truth: SQLite by default, PostgreSQL for a postgres:// location (several instances).
+  const ledger: Ledger =
+    config.ledger ??
+    openLedger(config.databasePath, config.hooks, { maxBatch: config.ledgerMaxBatch, poolSize: config.databasePoolSize });
   const service = new PurchaseService({
     verifier,
     revocation,
@@ -327,7 +331,7 @@ export function buildApp(config: ServerConfig): AppParts {
 
   app.get('/healthz', { schema: healthSchema }, async (_req, reply) => {
     try {
-      ledger.db.prepare('SELECT 1').get();
+      await ledger.ping();
     } catch {
       return sendRetry(reply, 'storage-unavailable', 'database not available', 5);
     }
@@ -371,7 +375,7 @@ export function buildApp(config: ServerConfig): AppParts {
 
   app.addHook('onClose', async () => {
     await Promise.race([service.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
-    ledger.close();
+    await ledger.close();
   });
 
   return { app, ledger, verifier, service };
@@ -389,6 +393,8 @@ export interface RunningServer extends AppParts {
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const parts = buildApp(config);
   try {
+    // A database that cannot be reached or migrated fails the start, not the first request.
+    await parts.ledger.ready();
     await parts.app.listen({ host: config.host ?? '127.0.0.1', port: config.port ?? 8787 });
   } catch (e) {
     await parts.app.close().catch(() => undefined);

@@ -5,7 +5,8 @@ import type { Authenticator } from './auth/Authenticator';
 import { MIN_SECRET_BYTES, SessionTokenAuthenticator } from './auth/SessionTokenAuthenticator';
 import type { ShipmentConfirmer } from './confirm/ConfirmClient';
 import type { RevocationMode } from './jws/Revocation';
-import type { LedgerHooks } from './ledger/Ledger';
+import type { Ledger, LedgerHooks } from './ledger/Ledger';
+import { isPostgresUrl } from './ledger/OpenLedger';
 
 export type IapEnvironment = 'SANDBOX' | 'NORMAL';
 
@@ -37,8 +38,15 @@ export interface ServerConfig {
   environment: IapEnvironment;
   /** Products the app sells. Default: DEMO_CATALOG. */
   products?: Catalog;
-  /** SQLite file path, or ':memory:'. */
+  /**
+   * Where the ledger lives: an SQLite file path or ':memory:' (the embedded default), or a PostgreSQL URL
+   * `postgres://user:password@host:5432/database` (several instances may share it). Ignored when `ledger` is given.
+   */
   databasePath: string;
+  /** A ledger of your own (any adapter of the port in ledger/Ledger.ts); the server closes it on close(). */
+  ledger?: Ledger;
+  /** PostgreSQL: connections in this instance's pool (default 10). */
+  databasePoolSize?: number;
   /** Max request body in bytes (default 64 KiB; larger → 413). */
   bodyLimit?: number;
   /** Pino/Fastify logger options, true for defaults, false to disable (default: info to stdout). */
@@ -89,15 +97,26 @@ export function parseProducts(value: string | undefined): Catalog {
   return m;
 }
 
-/** DATABASE_URL: "file:path", "sqlite:path", "sqlite://path", ":memory:" or a plain path. */
+/**
+ * DATABASE_URL: "postgres://…" / "postgresql://…" (PostgreSQL, returned as is), or SQLite: "file:path",
+ * "sqlite:path", "sqlite://path", ":memory:" or a plain path.
+ */
 export function parseDatabaseUrl(value: string | undefined, fallback: string): string {
   if (value === undefined || value.trim() === '') return fallback;
   const v = value.trim();
   if (v === ':memory:') return v;
+  if (isPostgresUrl(v)) {
+    try {
+      new URL(v);
+    } catch {
+      throw new ConfigError('DATABASE_URL: not a valid postgres:// URL');
+    }
+    return v;
+  }
   const m = /^(?:sqlite:\/\/|sqlite:|file:)(.*)$/.exec(v);
   const p = m ? m[1]! : v;
   if (p === '') throw new ConfigError('DATABASE_URL has no path');
-  if (/^[a-z]+:\/\//i.test(p)) throw new ConfigError(`DATABASE_URL: only SQLite files are supported (${v})`);
+  if (/^[a-z]+:\/\//i.test(p)) throw new ConfigError('DATABASE_URL: use postgres://… for PostgreSQL, or an SQLite file path');
   return p;
 }
 
@@ -187,6 +206,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     keepAliveMs: positiveMs(env, 'KEEP_ALIVE_TIMEOUT_MS'),
   };
   const maxConnections = positiveMs(env, 'MAX_CONNECTIONS');
+  const poolSize = positiveMs(env, 'DATABASE_POOL_SIZE');
   return {
     host: env['HOST'] || '127.0.0.1',
     port,
@@ -200,5 +220,6 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     ...(session ? { authenticator: new SessionTokenAuthenticator(session) } : {}),
     timeouts: Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
+    ...(poolSize !== undefined ? { databasePoolSize: poolSize } : {}),
   };
 }

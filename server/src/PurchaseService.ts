@@ -69,7 +69,7 @@ export class PurchaseService {
   constructor(private readonly d: PurchaseServiceDeps) {}
 
   private async verifyJws<T>(jws: string): Promise<VerifiedJws<T>> {
-    const v = this.d.verifier.verify<T>(jws);
+    const v = await this.d.verifier.verifyAsync<T>(jws);
     if (this.d.revocation.enabled) await this.d.revocation.check(v.chain);
     return v;
   }
@@ -199,32 +199,20 @@ export class PurchaseService {
     }
     const now = this.d.now();
 
-    // One unit of the ledger's group commit: recording the notification and what it does commit together.
-    const result = await this.d.ledger.transaction((tx): NotificationResult => {
-      const rec = { requestId, type, subtype, orderId, token, now };
-      const fresh = tx.recordNotification(rec);
-      if (!fresh) return { kind: 'duplicate' };
-      let action = 'noted';
-      if (type === 'REVOKE') {
-        const reason = subtype ?? 'REVOKE';
-        const productId = typeof meta['currentProductId'] === 'string' ? (meta['currentProductId'] as string) : undefined;
-        const productType = typeof meta['type'] === 'number' ? String(meta['type']) : undefined;
-        if (orderId !== undefined) {
-          const r = tx.revoke({ purchaseOrderId: orderId, purchaseToken: token ?? '', productId, productType }, reason, now);
-          action = r.alreadyRevoked ? 'already-revoked' : r.revokedGrant ? 'revoked-grant' : 'revoked-before-grant';
-        } else if (token !== undefined) {
-          // Remembered even when no order carries the token yet: the later delivery is refused.
-          const n = tx.revokeToken(token, reason, now);
-          action = n > 0 ? 'revoked-by-token' : 'unknown-token';
-        } else {
-          action = 'revoke-without-reference';
-        }
-      }
-      // DID_NEW_TRANSACTION, EXPIRE, DID_CHANGE_RENEWAL_STATUS, RENEWAL_TIME_MODIFIED, TEST and unknown types are
-      // triggers only: the device's recovery sweep (or a status query) delivers; nothing to change here.
-      tx.setNotificationOutcome(rec, action);
-      return { kind: 'processed', action };
-    });
+    // One ledger transaction: recording the notification and what it does commit together.
+    // DID_NEW_TRANSACTION, EXPIRE, DID_CHANGE_RENEWAL_STATUS, RENEWAL_TIME_MODIFIED, TEST and unknown types are
+    // triggers only: the device's recovery sweep (or a status query) delivers; nothing to change here.
+    const revoke =
+      type === 'REVOKE'
+        ? {
+            orderId,
+            token,
+            productId: typeof meta['currentProductId'] === 'string' ? (meta['currentProductId'] as string) : undefined,
+            productType: typeof meta['type'] === 'number' ? String(meta['type']) : undefined,
+            reason: subtype ?? 'REVOKE',
+          }
+        : undefined;
+    const result: NotificationResult = await this.d.ledger.applyNotification({ requestId, type, subtype, orderId, token, now }, revoke);
     if (result.kind === 'processed') {
       this.d.log.info(
         { notificationType: type, notificationSubtype: subtype ?? null, purchaseOrderId: orderId ?? null, action: result.action },

@@ -25,15 +25,28 @@ export { JwsVerifier, HUAWEI_IAP_LEAF_OID, type JwsVerifierOptions, type Verifie
 export { RejectError, TransientError, type RejectReason } from './jws/Errors';
 export { CrlRevocationChecker, type RevocationMode } from './jws/Revocation';
 export {
-  Ledger,
+  notificationKey,
+  type Ledger,
+  type TransactionalLedger,
   type LedgerHooks,
-  type LedgerOptions,
+  type LedgerStats,
   type LedgerTransaction,
+  type SqlTransaction,
+  type SqlResult,
+  type SqlValue,
   type DeliverOutcome,
   type RevokeOutcome,
+  type RevokeRef,
+  type NotificationRecord,
+  type NotificationRevoke,
+  type NotificationOutcome,
   type OrderPayload,
   type OrderRow,
+  type ConfirmState,
 } from './ledger/Ledger';
+export { SqliteLedger, type SqliteLedgerOptions } from './ledger/SqliteLedger';
+export { PostgresLedger, type PostgresLedgerOptions } from './ledger/PostgresLedger';
+export { openLedger, isPostgresUrl, type OpenLedgerOptions } from './ledger/OpenLedger';
 export { GroupCommit, DEFAULT_MAX_BATCH, type GroupCommitStats } from './ledger/GroupCommit';
 export {
   HuaweiIapClient,

@@ -68,7 +68,7 @@ describe('sessions', () => {
       assert.equal(r.body.reason, reason, String(auth));
       assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm="iap"/);
     }
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
     assert.equal(server.grants.length, 0);
   });
 
@@ -199,11 +199,11 @@ describe('whose order it is', () => {
     const bob = await verifyReq(server, pd, 'bob');
     assert.equal(bob.status, 403, bob.text);
     assert.equal(bob.body.reason, 'account-mismatch');
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
     // The first presenter cannot capture it either: the owner still gets it.
     const alice = await verifyReq(server, pd, 'alice');
     assert.equal(alice.status, 200, alice.text);
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.accountId, 'alice');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.accountId, 'alice');
   });
 
   it('developerPayload is compared with the session binding when the login sets one (bnd claim)', async () => {
@@ -213,7 +213,7 @@ describe('whose order it is', () => {
     assert.equal(asId.status, 403);
     const asBinding = await withSession(pd, `Bearer ${sessionFor('carol', { binding: 'salted-hash-of-carol' })}`);
     assert.equal(asBinding.status, 200, asBinding.text);
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.accountId, 'carol');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.accountId, 'carol');
   });
 
   it('restore: the same account gets its order back on another device and after a restart; others never do', async () => {
@@ -231,7 +231,7 @@ describe('whose order it is', () => {
       assert.equal(again.headers.get('x-delivery'), 'replay');
       // No transfer: another account signed in on that device does not get it.
       assert.equal((await verifyReq(second, pd, 'eve')).status, 409);
-      assert.equal(second.ledger.get(p['purchaseOrderId'] as string)?.accountId, 'dora');
+      assert.equal((await second.ledger.get(p['purchaseOrderId'] as string))?.accountId, 'dora');
     } finally {
       await second.close();
     }

@@ -150,7 +150,7 @@ describe('server-side confirm after a grant', () => {
       await server.service.idle();
       assert.equal(calls.length, 1);
       assert.deepEqual(JSON.parse(calls[0]!.rawBody), { purchaseOrderId: p['purchaseOrderId'], purchaseToken: p['purchaseToken'] });
-      assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.confirmState, 'confirmed');
+      assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.confirmState, 'confirmed');
       assert.equal((await verifyReq(server, pd)).status, 200);
       await server.service.idle();
       assert.equal(calls.length, 1);
@@ -169,11 +169,11 @@ describe('server-side confirm after a grant', () => {
       const pd = purchaseData(pki.signJws(p));
       assert.equal((await verifyReq(server, pd)).status, 200);
       await server.service.idle();
-      assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.confirmState, 'failed');
+      assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.confirmState, 'failed');
       assert.equal((await verifyReq(server, pd)).status, 200);
       await server.service.idle();
       assert.equal(calls.length, 2);
-      assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.confirmState, 'confirmed');
+      assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.confirmState, 'confirmed');
       assert.equal(server.grants.filter((g) => g.purchaseOrderId === p['purchaseOrderId']).length, 1);
     } finally {
       await server.close();
@@ -205,7 +205,7 @@ describe('who confirms: only the side that grants, after its own durable grant',
       assert.equal((await verifyReq(server, pd)).status, 200);
       await server.service.idle();
       assert.equal(calls.length, 0);
-      assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.confirmState, 'none');
+      assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.confirmState, 'none');
     } finally {
       await server.close();
     }

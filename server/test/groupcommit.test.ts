@@ -11,7 +11,8 @@ import * as net from 'node:net';
 import { before, describe, it } from 'node:test';
 import type { TestPki } from '../../tools/testing/TestPki';
 import { TransientError } from '../src/jws/Errors';
-import { Ledger, type LedgerHooks, type OrderPayload } from '../src/ledger/Ledger';
+import type { LedgerHooks, OrderPayload } from '../src/ledger/Ledger';
+import { SqliteLedger as Ledger } from '../src/ledger/SqliteLedger';
 import { DEFAULT_ACCOUNT, genuinePki, orderPayload, sessionFor, purchaseData, startTestServer, tmpDb, verifyReq, type TestServer } from './helpers';
 
 const NOW = 1_700_000_000_000;
@@ -21,8 +22,8 @@ function order(over: Record<string, unknown> = {}): OrderPayload {
 }
 
 /** Number of committed batches and units since `before` (a GroupCommitStats snapshot). */
-function delta(ledger: Ledger, before: ReturnType<Ledger['commitStats']>): { commits: number; failedBatches: number; units: number } {
-  const now = ledger.commitStats();
+function delta(ledger: Pick<Ledger, 'stats'>, before: ReturnType<Ledger['stats']>): { commits: number; failedBatches: number; units: number } {
+  const now = ledger.stats();
   return { commits: now.commits - before.commits, failedBatches: now.failedBatches - before.failedBatches, units: now.units - before.units };
 }
 
@@ -35,13 +36,13 @@ function ledgerWithEntitlements(file: string, extra: Partial<LedgerHooks> = {}, 
   const ledger = new Ledger(
     file,
     {
-      grant: (o, accountId, db) => {
-        db.prepare('INSERT INTO entitlements (order_id, account_id) VALUES (?, ?)').run(o.purchaseOrderId, accountId ?? null);
-        extra.grant?.(o, accountId, db);
+      grant: async (o, accountId, tx) => {
+        await tx.query('INSERT INTO entitlements (order_id, account_id) VALUES ($1, $2)', [o.purchaseOrderId, accountId ?? null]);
+        await extra.grant?.(o, accountId, tx);
       },
-      revoke: (o, db) => {
-        db.prepare('DELETE FROM entitlements WHERE order_id = ?').run(o.purchaseOrderId);
-        extra.revoke?.(o, db);
+      revoke: async (o, tx) => {
+        await tx.query('DELETE FROM entitlements WHERE order_id = $1', [o.purchaseOrderId]);
+        await extra.revoke?.(o, tx);
       },
     },
     { maxBatch },
@@ -57,7 +58,7 @@ describe('group commit: batching', () => {
     const reader = new Database(file, { readonly: true });
     try {
       const orders = Array.from({ length: 20 }, () => order());
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const pending = orders.map((o) => ledger.deliver(o, undefined, NOW, false));
       // Nothing is written before the batch runs on the next turn.
       assert.equal(countRows(reader, 'orders'), 0);
@@ -69,21 +70,21 @@ describe('group commit: batching', () => {
       assert.equal(countRows(reader, 'entitlements'), 20);
     } finally {
       reader.close();
-      ledger.close();
+      await ledger.close();
     }
   });
 
   it('caps a batch at maxBatch and commits the rest in the next batches', async () => {
     const ledger = ledgerWithEntitlements(tmpDb('cap'), {}, 4);
     try {
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const outcomes = await Promise.all(Array.from({ length: 10 }, () => ledger.deliver(order(), undefined, NOW, false)));
       assert.equal(outcomes.filter((o) => o.kind === 'granted').length, 10);
       assert.deepEqual(delta(ledger, s0), { commits: 3, failedBatches: 0, units: 10 });
-      assert.equal(ledger.commitStats().largestBatch, 4);
-      assert.equal(ledger.grantedCount(), 10);
+      assert.equal(ledger.stats().largestBatch, 4);
+      assert.equal(await ledger.grantedCount(), 10);
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 
@@ -97,15 +98,16 @@ describe('group commit: batching', () => {
     const ledger = ledgerWithEntitlements(file);
     const o = order();
     const pending = ledger.deliver(o, 'acct-1', NOW, false);
-    ledger.close();
+    const closing = ledger.close();
     const out = await pending;
+    await closing;
     assert.equal(out.kind, 'granted');
     await assert.rejects(ledger.deliver(order(), undefined, NOW, false), (e: unknown) => e instanceof TransientError && e.reason === 'storage-unavailable');
     const reopened = new Ledger(file);
     try {
-      assert.equal(reopened.get(o.purchaseOrderId)?.accountId, 'acct-1');
+      assert.equal((await reopened.get(o.purchaseOrderId))?.accountId, 'acct-1');
     } finally {
-      reopened.close();
+      await reopened.close();
     }
   });
 });
@@ -113,11 +115,11 @@ describe('group commit: batching', () => {
 describe('group commit: semantics inside one batch', () => {
   it('the same order twice in one batch: one grant; the second is a replay with the first result', async () => {
     const grants: string[] = [];
-    const ledger = ledgerWithEntitlements(tmpDb('dup'), { grant: (o) => grants.push(o.purchaseOrderId) });
+    const ledger = ledgerWithEntitlements(tmpDb('dup'), { grant: (o) => void grants.push(o.purchaseOrderId) });
     try {
       const first = order();
       const second = { ...first, developerPayload: 'second presentation' } as OrderPayload;
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const [a, b] = await Promise.all([ledger.deliver(first, undefined, NOW, false), ledger.deliver(second, undefined, NOW + 5, false)]);
       assert.equal(delta(ledger, s0).commits, 1);
       assert.deepEqual(grants, [first.purchaseOrderId]);
@@ -127,7 +129,7 @@ describe('group commit: semantics inside one batch', () => {
       assert.equal(b.grantedAt, NOW);
       assert.equal(countRows(ledger.db, 'entitlements'), 1);
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 
@@ -135,7 +137,7 @@ describe('group commit: semantics inside one batch', () => {
     const ledger = ledgerWithEntitlements(tmpDb('accounts'));
     try {
       const o = order();
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const [a, b, c] = await Promise.all([
         ledger.deliver(o, 'alice', NOW, false),
         ledger.deliver(o, 'bob', NOW, false),
@@ -145,9 +147,9 @@ describe('group commit: semantics inside one batch', () => {
       assert.ok(a.kind === 'granted' && !a.replay && a.accountId === 'alice');
       assert.equal(b.kind, 'account-conflict');
       assert.ok(c.kind === 'granted' && c.replay && c.accountId === 'alice');
-      assert.equal(ledger.get(o.purchaseOrderId)?.accountId, 'alice');
+      assert.equal((await ledger.get(o.purchaseOrderId))?.accountId, 'alice');
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 
@@ -162,19 +164,19 @@ describe('group commit: semantics inside one batch', () => {
       ]);
       assert.ok(b.kind === 'granted' && b.replay && b.accountId === 'carol');
       assert.equal(c.kind, 'account-conflict');
-      assert.equal(ledger.get(o.purchaseOrderId)?.accountId, 'carol');
+      assert.equal((await ledger.get(o.purchaseOrderId))?.accountId, 'carol');
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 
   it('revocation in the same batch follows arrival order: grant then refund takes it back; refund first prevents it', async () => {
     const revoked: string[] = [];
-    const ledger = ledgerWithEntitlements(tmpDb('revoke'), { revoke: (o) => revoked.push(o.purchaseOrderId) });
+    const ledger = ledgerWithEntitlements(tmpDb('revoke'), { revoke: (o) => void revoked.push(o.purchaseOrderId) });
     try {
       const granted = order();
       const refundedFirst = order();
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const [g, r1, r2, d] = await Promise.all([
         ledger.deliver(granted, undefined, NOW, false),
         ledger.revoke(granted, 'REFUND_TRANSACTION', NOW + 1),
@@ -187,11 +189,11 @@ describe('group commit: semantics inside one batch', () => {
       assert.deepEqual(r2, { revokedGrant: false, alreadyRevoked: false });
       assert.equal(d.kind, 'revoked');
       assert.deepEqual(revoked, [granted.purchaseOrderId]);
-      assert.equal(ledger.get(granted.purchaseOrderId)?.state, 'revoked');
-      assert.equal(ledger.get(refundedFirst.purchaseOrderId)?.state, 'revoked');
+      assert.equal((await ledger.get(granted.purchaseOrderId))?.state, 'revoked');
+      assert.equal((await ledger.get(refundedFirst.purchaseOrderId))?.state, 'revoked');
       assert.equal(countRows(ledger.db, 'entitlements'), 0);
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 });
@@ -207,7 +209,7 @@ describe('group commit: failures', () => {
     try {
       const before1 = order();
       const after1 = order();
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const results = await Promise.allSettled([
         ledger.deliver(before1, undefined, NOW, false),
         ledger.deliver(poison, undefined, NOW, false),
@@ -218,13 +220,13 @@ describe('group commit: failures', () => {
       assert.equal(results[2]!.status, 'fulfilled');
       assert.ok(results[1]!.status === 'rejected' && (results[1].reason as Error).message === 'entitlement service refused');
       // The poisoned item's row and entitlement were rolled back with its savepoint; the others are there.
-      assert.equal(ledger.get(poison.purchaseOrderId), undefined);
-      assert.equal(ledger.get(before1.purchaseOrderId)?.state, 'granted');
-      assert.equal(ledger.get(after1.purchaseOrderId)?.state, 'granted');
+      assert.equal(await ledger.get(poison.purchaseOrderId), undefined);
+      assert.equal((await ledger.get(before1.purchaseOrderId))?.state, 'granted');
+      assert.equal((await ledger.get(after1.purchaseOrderId))?.state, 'granted');
       const ids = (ledger.db.prepare('SELECT order_id FROM entitlements ORDER BY order_id').all() as { order_id: string }[]).map((r) => r.order_id);
       assert.deepEqual(ids, [before1.purchaseOrderId, after1.purchaseOrderId].sort());
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 
@@ -233,11 +235,11 @@ describe('group commit: failures', () => {
     // checks only at COMMIT (releasing the item's savepoint does not check it).
     const poison = order();
     const ledger = ledgerWithEntitlements(tmpDb('commit'), {
-      grant: (o, _accountId, db) => {
-        db.prepare('INSERT INTO grants_audit (order_id, parent) VALUES (?, ?)').run(
+      grant: async (o, _accountId, tx) => {
+        await tx.query('INSERT INTO grants_audit (order_id, parent) VALUES ($1, $2)', [
           o.purchaseOrderId,
           o.purchaseOrderId === poison.purchaseOrderId ? 'no-such-parent' : 'root',
-        );
+        ]);
       },
     });
     ledger.db.exec(`
@@ -247,7 +249,7 @@ describe('group commit: failures', () => {
     `);
     try {
       const innocent = [order(), order()];
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const results = await Promise.allSettled([
         ledger.deliver(innocent[0]!, 'alice', NOW, false),
         ledger.deliver(poison, undefined, NOW, false),
@@ -265,20 +267,20 @@ describe('group commit: failures', () => {
       assert.ok(retried.every((o) => o.kind === 'granted' && !o.replay));
       assert.equal(countRows(ledger.db, 'orders'), 2);
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 
   it('when SQLite drops the batch transaction midway, every item fails and none runs in autocommit', async () => {
     const poison = order();
     const ledger = ledgerWithEntitlements(tmpDb('lost'), {
-      grant: (o, _accountId, db) => {
+      grant: async (o, _accountId, tx) => {
         // What SQLITE_FULL / SQLITE_IOERR may do: roll back the whole transaction under the current statement.
-        if (o.purchaseOrderId === poison.purchaseOrderId) db.exec('ROLLBACK');
+        if (o.purchaseOrderId === poison.purchaseOrderId) await tx.query('ROLLBACK');
       },
     });
     try {
-      const s0 = ledger.commitStats();
+      const s0 = ledger.stats();
       const results = await Promise.allSettled([
         ledger.deliver(order(), undefined, NOW, false),
         ledger.deliver(poison, undefined, NOW, false),
@@ -290,7 +292,7 @@ describe('group commit: failures', () => {
       assert.equal(countRows(ledger.db, 'entitlements'), 0);
       assert.equal(ledger.db.inTransaction, false);
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   });
 });
@@ -371,7 +373,7 @@ describe('group commit over HTTP', () => {
     try {
       const n = 40;
       const bodies = Array.from({ length: n }, () => JSON.stringify({ purchaseData: purchaseData(pki.signJws(orderPayload())) }));
-      const s0 = server.ledger.commitStats();
+      const s0 = server.ledger.stats();
       const responses = await postAllAtOnce(server.port, '/v1/purchases/verify', bodies);
       assert.deepEqual(responses.map((r) => r.status), Array<number>(n).fill(200));
       assert.ok(responses.every((r) => r.delivery === 'new'));
@@ -389,7 +391,7 @@ describe('group commit over HTTP', () => {
     try {
       const p = orderPayload();
       const pd = purchaseData(pki.signJws(p));
-      const s0 = server.ledger.commitStats();
+      const s0 = server.ledger.stats();
       const [a, b] = await Promise.all([server.service.verifyPurchase(pd, 'alice'), server.service.verifyPurchase(pd, 'bob')]);
       assert.equal(delta(server.ledger, s0).commits, 1);
       assert.ok(a.kind === 'valid' && !a.replay);
@@ -406,12 +408,12 @@ describe('group commit over HTTP', () => {
     let failCommits = true;
     const server = await startTestServer(pki, {
       hooks: {
-        grant: (o, _accountId, db) => {
-          db.prepare('INSERT INTO grants_audit (order_id, parent) VALUES (?, ?)').run(o.purchaseOrderId, failCommits ? 'missing' : 'root');
+        grant: async (o, _accountId, tx) => {
+          await tx.query('INSERT INTO grants_audit (order_id, parent) VALUES ($1, $2)', [o.purchaseOrderId, failCommits ? 'missing' : 'root']);
         },
       },
     });
-    server.ledger.db.exec(`
+    (server.ledger as Ledger).db.exec(`
       CREATE TABLE parents (id TEXT PRIMARY KEY);
       INSERT INTO parents VALUES ('root');
       CREATE TABLE grants_audit (order_id TEXT, parent TEXT REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED);
@@ -423,7 +425,7 @@ describe('group commit over HTTP', () => {
       assert.equal(r.status, 503, r.text);
       assert.equal(r.body.reason, 'storage-unavailable');
       assert.equal(r.headers.get('retry-after'), '1');
-      assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+      assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
       failCommits = false;
       const again = await verifyReq(server, pd);
       assert.equal(again.status, 200, again.text);

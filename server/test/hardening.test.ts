@@ -250,7 +250,7 @@ describe('concurrency and restarts', () => {
     assert.equal(results.filter((r) => r.status === 409).length, 11);
     const grants = server.grants.filter((g) => g.purchaseOrderId === p['purchaseOrderId']);
     assert.equal(grants.length, 1);
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.accountId, grants[0]!.accountId);
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.accountId, grants[0]!.accountId);
   });
 
   it('idempotency survives a restart on the same SQLite file (orders and notifications)', async () => {
@@ -278,7 +278,7 @@ describe('concurrency and restarts', () => {
       assert.equal(second.grants.length, 0);
       assert.equal((await verifyReq(second, pd, 'bob')).status, 409);
       assert.equal((await post(`${second.url}/v1/notifications`, { jwsNotification: note })).headers.get('x-notification'), 'duplicate');
-      assert.equal(second.ledger.grantedCount(), 1);
+      assert.equal(await second.ledger.grantedCount(), 1);
     } finally {
       await second.close();
     }
@@ -307,18 +307,18 @@ describe('notifications', () => {
     assert.equal(forged.body.reason, 'untrusted-chain');
     const dressed = await notify(foreign, 'REVOKE', { purchaseOrderId: p['purchaseOrderId'] });
     assert.equal(dressed.status, 422);
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.state, 'granted');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.state, 'granted');
     assert.equal(server.revokes.includes(p['purchaseOrderId'] as string), false);
   });
 
   it('a notification for an unknown order is answered 200; only a REVOKE leaves a (revoked) row', async () => {
     const noted = await notify(pki, 'DID_NEW_TRANSACTION', { purchaseOrderId: 'unknown-order-1', purchaseToken: 'unknown-token-1' });
     assert.equal(noted.status, 200);
-    assert.equal(server.ledger.get('unknown-order-1'), undefined);
+    assert.equal(await server.ledger.get('unknown-order-1'), undefined);
     const revoked = await notify(pki, 'REVOKE', { purchaseOrderId: 'unknown-order-2', purchaseToken: 'unknown-token-2' });
     assert.equal(revoked.status, 200);
     assert.equal(revoked.headers.get('x-notification'), 'revoked-before-grant');
-    assert.equal(server.ledger.get('unknown-order-2')?.state, 'revoked');
+    assert.equal((await server.ledger.get('unknown-order-2'))?.state, 'revoked');
   });
 });
 

@@ -92,8 +92,12 @@ export async function startTestServer(pki: TestPki, over: Partial<ServerConfig> 
     logger: { level: 'info', stream: logs },
     authenticator: testAuthenticator(),
     hooks: {
-      grant: (o, accountId) => grants.push({ purchaseOrderId: o.purchaseOrderId, accountId }),
-      revoke: (o) => revokes.push(o.purchaseOrderId),
+      grant: (o, accountId) => {
+        grants.push({ purchaseOrderId: o.purchaseOrderId, accountId });
+      },
+      revoke: (o) => {
+        revokes.push(o.purchaseOrderId);
+      },
     },
     ...over,
   });

@@ -219,8 +219,8 @@ describe('request validation', () => {
     const r = await notify({ purchaseOrderId: '', purchaseToken: p['purchaseToken'] });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers.get('x-notification'), 'revoked-by-token');
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.state, 'revoked');
-    assert.equal(server.ledger.get(''), undefined);
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.state, 'revoked');
+    assert.equal(await server.ledger.get(''), undefined);
   });
 });
 

@@ -35,7 +35,10 @@ describe('configuration', () => {
     assert.equal(parseDatabaseUrl('file:x.db', 'd'), 'x.db');
     assert.equal(parseDatabaseUrl('sqlite:///tmp/y.db', 'd'), '/tmp/y.db');
     assert.equal(parseDatabaseUrl(':memory:', 'd'), ':memory:');
-    assert.throws(() => parseDatabaseUrl('postgres://h/db', 'd'), ConfigError);
+    // PostgreSQL URLs pass through as they are (the server then runs on PostgreSQL); other schemes are refused.
+    assert.equal(parseDatabaseUrl(' postgres://u:p@h:5432/db ', 'd'), 'postgres://u:p@h:5432/db');
+    assert.equal(parseDatabaseUrl('postgresql://h/db', 'd'), 'postgresql://h/db');
+    assert.throws(() => parseDatabaseUrl('mysql://h/db', 'd'), ConfigError);
   });
 
   it('loadConfigFromEnv validates and reads the root PEM', () => {

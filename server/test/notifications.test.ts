@@ -4,6 +4,7 @@ import * as crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTestPki, type TestPki } from '../../tools/testing/TestPki';
 import { APP_ID, genuinePki, orderPayload, post, purchaseData, startTestServer, verifyReq, type TestServer } from './helpers';
+import type { SqliteLedger } from '../src/ledger/SqliteLedger';
 
 let pki: TestPki;
 let server: TestServer;
@@ -48,7 +49,7 @@ describe('notifications', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.text, '');
     assert.equal(r.headers.get('x-notification'), 'revoked-grant');
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.state, 'revoked');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.state, 'revoked');
     assert.deepEqual(server.revokes.filter((id) => id === p['purchaseOrderId']), [p['purchaseOrderId']]);
     const again = await verifyReq(server, pd);
     assert.equal(again.status, 422);
@@ -72,7 +73,7 @@ describe('notifications', () => {
     const r = await send(notification('REVOKE', 'APPLICATION_DELETE_SUBSCRIPTION_HOSTING', { purchaseToken: p['purchaseToken'] }));
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('x-notification'), 'revoked-by-token');
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.state, 'revoked');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.state, 'revoked');
   });
 
   it('is idempotent on notificationRequestId', async () => {
@@ -85,7 +86,7 @@ describe('notifications', () => {
     const dup = await send({ ...n, signedTime: Date.now() + 1 });
     assert.equal(dup.status, 200);
     assert.equal(dup.headers.get('x-notification'), 'duplicate');
-    const rows = server.ledger.db.prepare('SELECT COUNT(*) AS n FROM notifications WHERE request_id = ?').get(n['notificationRequestId']) as { n: number };
+    const rows = (server.ledger as SqliteLedger).db.prepare('SELECT COUNT(*) AS n FROM notifications WHERE request_id = ?').get(n['notificationRequestId']) as { n: number };
     assert.equal(rows.n, 1);
   });
 
@@ -127,7 +128,7 @@ describe('notifications', () => {
     const r = await send(n, foreign);
     assert.equal(r.status, 422);
     assert.equal(r.body.reason, 'untrusted-chain');
-    assert.equal(server.ledger.get('x'), undefined);
+    assert.equal(await server.ledger.get('x'), undefined);
     const wrongApp = await send(notification('REVOKE', 'REFUND_TRANSACTION', { applicationId: '42', purchaseOrderId: 'x2', purchaseToken: 'y' }));
     assert.equal(wrongApp.status, 422);
     assert.equal(wrongApp.body.reason, 'wrong-app');

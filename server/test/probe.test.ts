@@ -157,7 +157,7 @@ describe('probe: forged sessions', () => {
       assert.equal(r.body.status, 'unauthenticated', name);
       assert.ok(['session-invalid', 'session-expired'].includes(r.body.reason), `${name}: ${r.body.reason}`);
     }
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
     assert.equal(server.grants.some((g) => g.purchaseOrderId === p['purchaseOrderId']), false);
   });
 
@@ -207,10 +207,10 @@ describe('probe: replays across accounts', () => {
     // A session of bob carrying alice's binding is only mintable by the login service; a forged one is 401.
     const forgedBnd = hs(claims({ sub: 'bob', bnd: 'alice', iss: 'https://evil.example' }));
     assert.equal((await verifyAs(pd, `Bearer ${forgedBnd}`)).status, 401);
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
     const a = await verifyReq(server, pd, 'alice');
     assert.equal(a.status, 200, a.text);
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.accountId, 'alice');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.accountId, 'alice');
   });
 
   it('a second order reusing a delivered purchaseToken is not delivered to another account either', async () => {
@@ -240,7 +240,7 @@ describe('probe: header tricks', () => {
       const res = await raw(request(auths, body));
       assert.equal(statusOf(res), 401, res.slice(0, 200));
     }
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
   });
 
   it('lowercase scheme and extra spaces are accepted (RFC 7235); tabs, commas, a second credential are not', async () => {
@@ -284,7 +284,7 @@ describe('probe: JSON tricks', () => {
       const r = await post(`${server.url}/v1/purchases/verify`, body);
       assert.equal(r.status, status, `${body.slice(0, 60)}: ${r.text}`);
     }
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
   });
 
   it('purchaseData tricks: type as a string, a __proto__ key, unicode-escaped keys read as JSON.parse does', async () => {

@@ -15,6 +15,7 @@ import {
   withPart,
   type TestServer,
 } from './helpers';
+import type { SqliteLedger } from '../src/ledger/SqliteLedger';
 
 let pki: TestPki;
 let foreign: TestPki;
@@ -48,7 +49,7 @@ describe('valid order', () => {
     assert.deepEqual(r.body.payload, p);
     assert.equal(r.headers.get('x-delivery'), 'new');
     assert.equal(server.grants.filter((g) => g.purchaseOrderId === p['purchaseOrderId']).length, 1);
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.state, 'granted');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.state, 'granted');
   });
 
   it('accepts every catalog product with its type', async () => {
@@ -227,7 +228,7 @@ describe('payload checks', () => {
     const p = orderPayload();
     assert.equal((await verifyReq(server, purchaseData(pki.signJws(p)))).status, 200);
     await expectReject(purchaseData(pki.signJws({ ...p, purchaseOrderRevocationReasonCode: '1' })), 'revoked');
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string)?.state, 'revoked');
+    assert.equal((await server.ledger.get(p['purchaseOrderId'] as string))?.state, 'revoked');
     assert.ok(server.revokes.includes(p['purchaseOrderId'] as string));
     await expectReject(purchaseData(pki.signJws(p)), 'revoked');
   });
@@ -251,7 +252,7 @@ describe('payload checks', () => {
     assert.equal(r.body.status, 'retry');
     assert.equal(r.body.reason, 'purchase-incomplete');
     assert.equal(r.headers.get('retry-after'), String(r.body.retryAfterSeconds));
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
   });
   it('auto-renewable purchaseData → unsupported-product-type', async () => {
     const pd = JSON.stringify({ type: 2, jwsSubscriptionStatus: pki.signJws({ signedTime: Date.now() }) });
@@ -314,7 +315,7 @@ describe('idempotency and account binding', () => {
     assert.ok(results.every((r) => r.status === 200));
     assert.equal(results.filter((r) => r.headers.get('x-delivery') === 'new').length, 1);
     assert.equal(server.grants.filter((g) => g.purchaseOrderId === p['purchaseOrderId']).length, 1);
-    const n = server.ledger.db.prepare('SELECT COUNT(*) AS n FROM orders WHERE purchase_order_id = ?').get(p['purchaseOrderId']) as { n: number };
+    const n = (server.ledger as SqliteLedger).db.prepare('SELECT COUNT(*) AS n FROM orders WHERE purchase_order_id = ?').get(p['purchaseOrderId']) as { n: number };
     assert.equal(n.n, 1);
   });
 
@@ -336,7 +337,7 @@ describe('idempotency and account binding', () => {
     const r = await verifyReq(server, purchaseData(pki.signJws(p)), null);
     assert.equal(r.status, 401, r.text);
     assert.equal(r.body.reason, 'session-required');
-    assert.equal(server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
   });
 });
 

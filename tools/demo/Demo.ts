@@ -222,7 +222,8 @@ export async function runDemo(options: DemoOptions, write: (line: string) => voi
       timeline,
     });
     const server = serverSide.server;
-    const recorded = report.storeOrders.filter((o) => server.ledger.get(o.purchaseOrderId) !== undefined).length;
+    let recorded = 0;
+    for (const o of report.storeOrders) if ((await server.ledger.get(o.purchaseOrderId)) !== undefined) recorded++;
     await server.close();
 
     const ledger = readDeviceLedger(report.ledgerFile);

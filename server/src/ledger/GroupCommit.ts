@@ -5,15 +5,18 @@
 // pending and, on the next turn of the event loop (setImmediate), runs up to `maxBatch` of them in ONE
 // `BEGIN IMMEDIATE … COMMIT`, one fsync for the lot:
 //
-// - each unit runs in its own SAVEPOINT (a nested better-sqlite3 transaction): a unit that throws is rolled back alone
-//   and only its caller's promise rejects, with that error;
+// - each unit runs in its own SAVEPOINT: a unit that throws (or rejects) is rolled back alone and only its caller's
+//   promise rejects, with that error;
 // - the units run one after the other, in arrival order, on the same connection, so a unit sees the writes of the
-//   units before it in the batch (a second presentation of an order is a replay of the first);
+//   units before it in the batch (a second presentation of an order is a replay of the first); a unit is async (the
+//   ledger port is), but it awaits only the connection's own synchronous statements, so a batch normally runs to its
+//   COMMIT within one event-loop callback;
 // - every promise settles only after the batch's COMMIT returned: nothing is answered before it is durable;
 // - when BEGIN or COMMIT fails, or SQLite drops the transaction midway, no unit of the batch is recorded and every
 //   caller gets a TransientError (`storage-unavailable`, HTTP 503 + Retry-After).
 //
-// The batch runs synchronously inside one event-loop callback, so no other code ever sees the open transaction.
+// One batch at a time: units arriving while a batch runs wait for the next one. Nobody else writes on the connection
+// (the ledger reads on a second, read-only one).
 import type Database from 'better-sqlite3';
 import { TransientError } from '../jws/Errors';
 
@@ -32,21 +35,13 @@ export interface GroupCommitStats {
 }
 
 interface Unit {
-  work: () => unknown;
+  work: () => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
 
 /** The outcome of one unit inside a batch that is still open. */
 type UnitOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-/** The batch transaction was rolled back by SQLite itself (I/O error, disk full, …) while a unit ran. */
-class BatchLostError extends Error {
-  constructor(cause: unknown) {
-    super('the batch transaction was rolled back by SQLite', { cause });
-    this.name = 'BatchLostError';
-  }
-}
 
 function sqliteCode(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
@@ -57,12 +52,10 @@ export class GroupCommit {
   private readonly maxBatch: number;
   private readonly queue: Unit[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  /** The batch being run, if any. */
+  private running: Promise<void> | undefined;
   private closed = false;
   private readonly counters: GroupCommitStats = { commits: 0, failedBatches: 0, units: 0, largestBatch: 0 };
-  /** Runs one unit in a SAVEPOINT (the batch transaction is open when it is called). */
-  private readonly inSavepoint: (work: () => unknown) => unknown;
-  /** Runs a batch in BEGIN IMMEDIATE … COMMIT; returns each unit's outcome. */
-  private readonly inTransaction: (units: readonly Unit[]) => UnitOutcome[];
 
   constructor(
     private readonly db: Database.Database,
@@ -71,33 +64,17 @@ export class GroupCommit {
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     this.maxBatch = maxBatch;
-    this.inSavepoint = db.transaction((work: () => unknown): unknown => work());
-    this.inTransaction = db.transaction((units: readonly Unit[]): UnitOutcome[] => {
-      const outcomes: UnitOutcome[] = [];
-      for (const unit of units) {
-        try {
-          outcomes.push({ ok: true, value: this.inSavepoint(unit.work) });
-        } catch (error) {
-          // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, SQLITE_IOERR, …): the units before this
-          // one are gone too, and the next ones would run in autocommit mode. Abandon the batch.
-          if (!db.inTransaction) throw new BatchLostError(error);
-          outcomes.push({ ok: false, error });
-        }
-      }
-      return outcomes;
-    }).immediate;
   }
 
   /**
-   * Queues `work` (synchronous; it must not return a promise) for the next batch. Resolves with its result once the
-   * batch has committed; rejects with its own error (only this unit rolled back), or with a TransientError when the
-   * batch as a whole could not be committed.
+   * Queues `work` for the next batch. Resolves with its result once the batch has committed; rejects with its own
+   * error (only this unit rolled back), or with a TransientError when the batch as a whole could not be committed.
    */
-  run<T>(work: () => T): Promise<T> {
+  run<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new TransientError('storage-unavailable', 'the ledger is closed', 1));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      this.scheduled ??= setImmediate(() => this.flushOne());
+      this.schedule();
     });
   }
 
@@ -110,34 +87,85 @@ export class GroupCommit {
     return this.queue.length;
   }
 
-  /** Commits everything still queued, synchronously, then refuses new work. Call before closing the connection. */
-  close(): void {
+  /** Resolves when no batch is open (a read on the write connection then sees committed data only). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Commits everything still queued, then refuses new work. Call before closing the connection. */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
-    while (this.queue.length > 0) this.commitBatch(this.queue.splice(0, this.maxBatch));
+    await this.idle();
+    while (this.queue.length > 0) await this.commitBatch(this.queue.splice(0, this.maxBatch));
   }
 
-  private flushOne(): void {
-    this.scheduled = undefined;
-    this.commitBatch(this.queue.splice(0, this.maxBatch));
-    // Leftovers (more than maxBatch arrived at once) go in the next turn, so I/O keeps flowing between batches.
-    if (this.queue.length > 0) this.scheduled = setImmediate(() => this.flushOne());
+  private schedule(): void {
+    if (this.scheduled || this.running || this.closed) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      const batch = this.commitBatch(this.queue.splice(0, this.maxBatch));
+      this.running = batch;
+      void batch.finally(() => {
+        this.running = undefined;
+        // Leftovers (more than maxBatch, or arrivals during the batch) go in the next turn, so I/O keeps flowing.
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
   }
 
-  private commitBatch(units: Unit[]): void {
+  private async commitBatch(units: Unit[]): Promise<void> {
     if (units.length === 0) return;
     this.counters.units += units.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, units.length);
-    let outcomes: UnitOutcome[];
-    try {
-      outcomes = this.inTransaction(units);
-    } catch (e) {
-      // BEGIN or COMMIT failed (better-sqlite3 has rolled back), or the transaction was lost: nothing is recorded.
+    const fail = (cause: unknown): void => {
+      // Nothing of the batch is recorded: BEGIN or COMMIT failed, or SQLite rolled the transaction back midway.
+      if (this.db.open && this.db.inTransaction) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          // already rolled back
+        }
+      }
       this.counters.failedBatches++;
-      const cause = e instanceof BatchLostError ? e.cause : e;
       const error = new TransientError('storage-unavailable', `database: batch not committed (${sqliteCode(cause)})`, 1);
       for (const unit of units) unit.reject(error);
+    };
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    const outcomes: UnitOutcome[] = [];
+    for (const unit of units) {
+      let outcome: UnitOutcome;
+      try {
+        this.db.exec('SAVEPOINT unit');
+        outcome = { ok: true, value: await unit.work() };
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, SQLITE_IOERR, …): the units before this
+      // one are gone too, and the next ones would run in autocommit mode. Abandon the batch.
+      if (!this.db.inTransaction) {
+        fail(outcome.ok ? new Error('transaction lost') : outcome.error);
+        return;
+      }
+      try {
+        if (outcome.ok) this.db.exec('RELEASE unit');
+        else this.db.exec('ROLLBACK TO unit; RELEASE unit');
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      outcomes.push(outcome);
+    }
+    try {
+      this.db.exec('COMMIT');
+    } catch (e) {
+      fail(e);
       return;
     }
     this.counters.commits++;

@@ -9,107 +9,48 @@
 // BEGIN IMMEDIATE … COMMIT (one fsync), each in its own SAVEPOINT, and every caller's promise settles only after that
 // COMMIT returned. better-sqlite3 is synchronous, so the units of a batch run one after the other on one connection;
 // across processes, BEGIN IMMEDIATE + the PRIMARY KEY keep the grant unique.
+// The SQLite adapter of the ledger port (Ledger.ts): better-sqlite3, WAL, synchronous=FULL, the embedded default.
+//
+// One row per purchaseOrderId (PRIMARY KEY): the first verified payload, the account it is bound to, its state
+// (granted | revoked) and the server-side confirm-delivery state. A grant happens once: the INSERT of the row and the
+// app's grant hook commit in the same transaction, and every later presentation of the same order is a replay that
+// returns the first stored payload.
+//
+// Writes are GROUP COMMITTED (GroupCommit.ts): the writes that arrive while a batch is pending share one
+// BEGIN IMMEDIATE … COMMIT (one fsync), each in its own SAVEPOINT, and every caller's promise settles only after that
+// COMMIT returned. The units of a batch run one after the other on the write connection; across processes on one
+// file, BEGIN IMMEDIATE (one writer at a time) + the PRIMARY KEY + the UNIQUE index over granted tokens keep every
+// rule of the port. Reads outside a transaction use a second, read-only connection, so they see committed data
+// only (WAL readers never see an open batch).
 import Database from 'better-sqlite3';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TransientError } from '../jws/Errors';
-import { GroupCommit, type GroupCommitStats } from './GroupCommit';
+import { GroupCommit } from './GroupCommit';
+import {
+  applyNotificationIn,
+  notificationKey,
+  type ConfirmState,
+  type DeliverOutcome,
+  type LedgerHooks,
+  type LedgerStats,
+  type LedgerTransaction,
+  type NotificationOutcome,
+  type NotificationRecord,
+  type NotificationRevoke,
+  type OrderPayload,
+  type OrderRow,
+  type RevokeOutcome,
+  type RevokeRef,
+  type SqlResult,
+  type SqlTransaction,
+  type SqlValue,
+  type TransactionalLedger,
+} from './Ledger';
 
-export interface OrderPayload {
-  purchaseOrderId: string;
-  purchaseToken: string;
-  productId: string;
-  productType: string;
-  quantity?: number;
-  [k: string]: unknown;
-}
-
-export interface LedgerHooks {
-  /** Grant the entitlement. Runs INSIDE the ledger transaction (use `db` for server-side entitlements). */
-  grant?(order: OrderPayload, accountId: string | undefined, db: Database.Database): void;
-  /** Take back an entitlement granted earlier (refund / revoke). Runs inside the transaction. */
-  revoke?(order: { purchaseOrderId: string; productId: string; accountId: string | undefined }, db: Database.Database): void;
-}
-
-export interface LedgerOptions {
+export interface SqliteLedgerOptions {
   /** Most units of work committed in one transaction (default 256). 1 = one transaction per write. */
   maxBatch?: number;
-}
-
-export type DeliverOutcome =
-  | {
-      kind: 'granted';
-      replay: boolean;
-      payload: OrderPayload;
-      accountId: string | undefined;
-      grantedAt: number;
-      confirmState: OrderRow['confirmState'];
-    }
-  | { kind: 'revoked'; revokedAt: number }
-  | { kind: 'account-conflict' }
-  /** The purchaseToken is already delivered under another purchaseOrderId: one token is delivered once. */
-  | { kind: 'token-conflict' };
-
-export interface OrderRow {
-  purchaseOrderId: string;
-  purchaseToken: string;
-  productId: string;
-  productType: string;
-  accountId: string | undefined;
-  state: 'granted' | 'revoked';
-  payload: OrderPayload | undefined;
-  grantedAt: number | undefined;
-  revokedAt: number | undefined;
-  confirmState: 'none' | 'pending' | 'confirmed' | 'failed';
-  confirmAttempts: number;
-}
-
-export interface RevokeOutcome {
-  /** An earlier grant was taken back (the revoke hook ran). */
-  revokedGrant: boolean;
-  alreadyRevoked: boolean;
-}
-
-export interface RevokeRef {
-  purchaseOrderId: string;
-  purchaseToken: string;
-  productId?: string;
-  productType?: string;
-  payload?: OrderPayload;
-}
-
-export interface NotificationRecord {
-  requestId: string;
-  type: string;
-  subtype: string | undefined;
-  orderId: string | undefined;
-  token: string | undefined;
-  now: number;
-}
-
-/**
- * The ledger's operations inside an open transaction: the argument of `Ledger.transaction(fn)`. Synchronous; `fn`
- * runs in its own SAVEPOINT of a group-committed batch, so what it writes commits (or rolls back) as one.
- */
-export interface LedgerTransaction {
-  get(purchaseOrderId: string): OrderRow | undefined;
-  ordersByToken(purchaseToken: string): OrderRow[];
-  deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome;
-  revoke(ref: RevokeRef, reason: string, now: number): RevokeOutcome;
-  /**
-   * Revokes every order recorded under a purchaseToken AND remembers the token as refunded, so an order presented
-   * later with it is refused (a refund notification may name only the token and arrive before the delivery).
-   * Returns how many orders are recorded under the token (all of them now revoked).
-   */
-  revokeToken(purchaseToken: string, reason: string, now: number): number;
-  /**
-   * Records a notification once; returns false when the same notification was already seen. "The same" is the
-   * notificationRequestId together with what the notification says (type, subtype, purchaseOrderId, purchaseToken):
-   * a retry repeats all of these, while signedTime may change when it is signed again, so it is left out.
-   */
-  recordNotification(n: NotificationRecord): boolean;
-  setNotificationOutcome(n: NotificationRecord, outcome: string): void;
 }
 
 interface RawRow {
@@ -169,14 +110,6 @@ interface Statements {
   insertRevokedToken: Database.Statement;
 }
 
-/** The de-duplication key of a notification (see LedgerTransaction.recordNotification). */
-export function notificationKey(n: NotificationRecord): string {
-  return crypto
-    .createHash('sha256')
-    .update(JSON.stringify([n.requestId, n.type, n.subtype ?? null, n.orderId ?? null, n.token ?? null]))
-    .digest('hex');
-}
-
 function prepareStatements(db: Database.Database): Statements {
   return {
     get: db.prepare('SELECT * FROM orders WHERE purchase_order_id = ?'),
@@ -215,24 +148,35 @@ function prepareStatements(db: Database.Database): Statements {
   };
 }
 
-/** The synchronous operations; every write method must be called inside a transaction (a GroupCommit unit). */
-class TransactionOps implements LedgerTransaction {
+/**
+ * The operations on one connection; every write method must run inside a transaction (a GroupCommit unit). The
+ * statements are synchronous (better-sqlite3); only the hooks may await, and only `sql`.
+ */
+class SqliteOps implements LedgerTransaction {
   constructor(
-    private readonly db: Database.Database,
     private readonly st: Statements,
     private readonly hooks: LedgerHooks,
+    readonly sql: SqlTransaction,
   ) {}
 
-  get(purchaseOrderId: string): OrderRow | undefined {
+  async get(purchaseOrderId: string): Promise<OrderRow | undefined> {
+    return this.getNow(purchaseOrderId);
+  }
+
+  getNow(purchaseOrderId: string): OrderRow | undefined {
     const r = this.st.get.get(purchaseOrderId) as RawRow | undefined;
     return r && toRow(r);
   }
 
-  ordersByToken(purchaseToken: string): OrderRow[] {
+  async ordersByToken(purchaseToken: string): Promise<OrderRow[]> {
+    return this.ordersByTokenNow(purchaseToken);
+  }
+
+  ordersByTokenNow(purchaseToken: string): OrderRow[] {
     return (this.st.getByToken.all(purchaseToken) as RawRow[]).map(toRow);
   }
 
-  deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): DeliverOutcome {
+  async deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverOutcome> {
     if (order.purchaseOrderId === '' || order.purchaseToken === '') {
       throw new TypeError('deliver: purchaseOrderId and purchaseToken must not be empty');
     }
@@ -261,7 +205,7 @@ class TransactionOps implements LedgerTransaction {
         now,
         confirmState: confirmPending ? 'pending' : 'none',
       });
-      this.hooks.grant?.(order, accountId, this.db);
+      await this.hooks.grant?.(order, accountId, this.sql);
       return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now, confirmState: confirmPending ? 'pending' : 'none' };
     }
     const row = toRow(raw);
@@ -297,11 +241,11 @@ class TransactionOps implements LedgerTransaction {
     });
   }
 
-  revoke(ref: RevokeRef, reason: string, now: number): RevokeOutcome {
+  async revoke(ref: RevokeRef, reason: string, now: number): Promise<RevokeOutcome> {
     // An empty key is no key: never a row under "" (a REVOKE with purchaseOrderId "" is a revoke by token).
     if (ref.purchaseOrderId === '') {
       if (ref.purchaseToken === '') throw new TypeError('revoke: neither purchaseOrderId nor purchaseToken given');
-      const n = this.revokeToken(ref.purchaseToken, reason, now);
+      const n = await this.revokeToken(ref.purchaseToken, reason, now);
       return { revokedGrant: n > 0, alreadyRevoked: false };
     }
     const raw = this.st.get.get(ref.purchaseOrderId) as RawRow | undefined;
@@ -313,23 +257,23 @@ class TransactionOps implements LedgerTransaction {
     this.st.markRevoked.run({ id: ref.purchaseOrderId, now, reason });
     const granted = raw.granted_at !== null;
     if (granted) {
-      this.hooks.revoke?.(
+      await this.hooks.revoke?.(
         { purchaseOrderId: raw.purchase_order_id, productId: raw.product_id, accountId: raw.account_id ?? undefined },
-        this.db,
+        this.sql,
       );
     }
     return { revokedGrant: granted, alreadyRevoked: false };
   }
 
-  revokeToken(purchaseToken: string, reason: string, now: number): number {
+  async revokeToken(purchaseToken: string, reason: string, now: number): Promise<number> {
     if (purchaseToken === '') throw new TypeError('revokeToken: empty purchaseToken');
     this.st.insertRevokedToken.run(purchaseToken, reason, now);
-    const rows = this.ordersByToken(purchaseToken);
-    for (const row of rows) this.revoke(row, reason, now);
+    const rows = this.ordersByTokenNow(purchaseToken);
+    for (const row of rows) await this.revoke(row, reason, now);
     return rows.length;
   }
 
-  recordNotification(n: NotificationRecord): boolean {
+  async recordNotification(n: NotificationRecord): Promise<boolean> {
     const r = this.st.insertNotification.run({
       key: notificationKey(n),
       requestId: n.requestId,
@@ -342,31 +286,72 @@ class TransactionOps implements LedgerTransaction {
     return r.changes === 1;
   }
 
-  setNotificationOutcome(n: NotificationRecord, outcome: string): void {
+  async setNotificationOutcome(n: NotificationRecord, outcome: string): Promise<void> {
     this.st.setNotificationOutcome.run(outcome, notificationKey(n));
   }
 
-  setConfirmState(purchaseOrderId: string, state: OrderRow['confirmState'], error: string | undefined, now: number): void {
+  setConfirmState(purchaseOrderId: string, state: ConfirmState, error: string | undefined, now: number): void {
     this.st.setConfirm.run({ id: purchaseOrderId, state, inc: state === 'pending' ? 0 : 1, error: error ?? null, now });
   }
 }
 
-export class Ledger {
+/** SqlTransaction over a better-sqlite3 connection: `$1`, `$2`, … are SQLite named parameters "1", "2", …. */
+class SqliteSql implements SqlTransaction {
+  readonly dialect = 'sqlite' as const;
+  private readonly cache = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  async query<R = Record<string, unknown>>(text: string, params: readonly SqlValue[] = []): Promise<SqlResult<R>> {
+    return this.queryNow<R>(text, params);
+  }
+
+  queryNow<R>(text: string, params: readonly SqlValue[]): SqlResult<R> {
+    let st = this.cache.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      if (this.cache.size >= 256) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(text, st);
+    }
+    const args = params.length > 0 ? [Object.fromEntries(params.map((v, i) => [String(i + 1), v]))] : [];
+    if (st.reader) {
+      const rows = st.all(...args) as R[];
+      return { rows, rowCount: rows.length };
+    }
+    return { rows: [], rowCount: st.run(...args).changes };
+  }
+}
+
+export class SqliteLedger implements TransactionalLedger {
+  readonly backend = 'sqlite';
+  /** The write connection. SQLite-specific (tests, tools): not part of the port; never write outside transaction(). */
   readonly db: Database.Database;
-  private readonly st: Statements;
-  private readonly ops: TransactionOps;
+  /** Committed reads: a read-only connection on a file, the write connection (between batches) for ':memory:'. */
+  private readonly reader: Database.Database;
+  private readonly ops: SqliteOps;
+  private readonly readOps: SqliteOps;
+  private readonly countGranted: Database.Statement;
   private readonly commits: GroupCommit;
 
-  constructor(databasePath: string, hooks: LedgerHooks = {}, options: LedgerOptions = {}) {
-    if (databasePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true });
+  constructor(databasePath: string, hooks: LedgerHooks = {}, options: SqliteLedgerOptions = {}) {
+    const memory = databasePath === ':memory:';
+    if (!memory) fs.mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true });
     this.db = new Database(databasePath);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
-    this.st = prepareStatements(this.db);
-    this.ops = new TransactionOps(this.db, this.st, hooks);
+    this.ops = new SqliteOps(prepareStatements(this.db), hooks, new SqliteSql(this.db));
+    if (memory) {
+      this.reader = this.db;
+      this.readOps = this.ops;
+    } else {
+      this.reader = new Database(databasePath, { readonly: true });
+      this.reader.pragma('busy_timeout = 5000');
+      this.readOps = new SqliteOps(prepareStatements(this.reader), {}, new SqliteSql(this.reader));
+    }
+    this.countGranted = this.reader.prepare('SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL');
     this.commits = new GroupCommit(this.db, { maxBatch: options.maxBatch });
   }
 
@@ -455,46 +440,64 @@ export class Ledger {
     }
   }
 
-  /** Reads the committed row (reads are not queued: between batches no transaction is open). */
-  get(purchaseOrderId: string): OrderRow | undefined {
-    return this.ops.get(purchaseOrderId);
+  async ready(): Promise<void> {
+    if (!this.db.open) throw new TransientError('storage-unavailable', 'the ledger is closed', 1);
   }
 
-  grantedCount(): number {
-    return (this.st.countGranted.get() as { n: number }).n;
+  /** A read that reaches the file, on the read connection. */
+  async ping(): Promise<void> {
+    await this.read(() => this.reader.prepare('SELECT COUNT(*) FROM sqlite_master').get());
   }
 
-  /** Orders known under a purchaseToken (notifications without purchaseOrderId). */
-  ordersByToken(purchaseToken: string): OrderRow[] {
-    return this.ops.ordersByToken(purchaseToken);
+  /** Reads committed data; for ':memory:' (one connection) after the open batch, if any. */
+  private async read<T>(fn: () => T): Promise<T> {
+    if (this.reader === this.db) await this.commits.idle();
+    if (!this.reader.open) throw new TransientError('storage-unavailable', 'the ledger is closed', 1);
+    try {
+      return fn();
+    } catch (e) {
+      return wrapDbError(e);
+    }
   }
 
-  /**
-   * Delivers a verified, non-revoked order: grants it once (first presentation), or replays the first result.
-   * `confirmPending`: mark the new row as awaiting server-side confirm delivery. Resolves once committed.
-   */
+  get(purchaseOrderId: string): Promise<OrderRow | undefined> {
+    return this.read(() => this.readOps.getNow(purchaseOrderId));
+  }
+
+  grantedCount(): Promise<number> {
+    return this.read(() => (this.countGranted.get() as { n: number }).n);
+  }
+
+  ordersByToken(purchaseToken: string): Promise<OrderRow[]> {
+    return this.read(() => this.readOps.ordersByTokenNow(purchaseToken));
+  }
+
   deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverOutcome> {
     return this.transaction((tx) => tx.deliver(order, accountId, now, confirmPending));
   }
 
-  /**
-   * Marks an order revoked (refund). Creates a revoked row when the order was never presented, so a later
-   * presentation is refused. Tells whether an earlier grant was taken back. Resolves once committed.
-   */
   revoke(ref: RevokeRef, reason: string, now: number): Promise<RevokeOutcome> {
     return this.transaction((tx) => tx.revoke(ref, reason, now));
   }
 
-  setConfirmState(purchaseOrderId: string, state: OrderRow['confirmState'], error: string | undefined, now: number): Promise<void> {
-    return this.transaction(() => this.ops.setConfirmState(purchaseOrderId, state, error, now));
+  revokeToken(purchaseToken: string, reason: string, now: number): Promise<number> {
+    return this.transaction((tx) => tx.revokeToken(purchaseToken, reason, now));
+  }
+
+  applyNotification(n: NotificationRecord, revoke: NotificationRevoke | undefined): Promise<NotificationOutcome> {
+    return this.transaction((tx) => applyNotificationIn(tx, n, revoke));
+  }
+
+  setConfirmState(purchaseOrderId: string, state: ConfirmState, error: string | undefined, now: number): Promise<void> {
+    return this.transaction(async () => this.ops.setConfirmState(purchaseOrderId, state, error, now));
   }
 
   /**
-   * Runs `fn` (synchronous) as one unit of the next group-committed batch, in its own SAVEPOINT: if it throws, only
-   * its own writes are rolled back. Resolves with its result after the batch's COMMIT. Rejects with fn's error, or
-   * with a TransientError (`storage-unavailable`) for busy/I-O errors and when the batch could not be committed.
+   * Runs `fn` as one unit of the next group-committed batch, in its own SAVEPOINT: if it throws, only its own writes
+   * are rolled back. Resolves with its result after the batch's COMMIT. Rejects with fn's error, or with a
+   * TransientError (`storage-unavailable`) for busy/I-O errors and when the batch could not be committed.
    */
-  async transaction<T>(fn: (tx: LedgerTransaction) => T): Promise<T> {
+  async transaction<T>(fn: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
     try {
       return await this.commits.run(() => fn(this.ops));
     } catch (e) {
@@ -503,14 +506,15 @@ export class Ledger {
   }
 
   /** Group-commit counters: batches committed and failed, units, largest batch. */
-  commitStats(): GroupCommitStats {
+  stats(): LedgerStats {
     return this.commits.stats();
   }
 
   /** Commits the writes still queued, then closes the database. Later writes get a TransientError. */
-  close(): void {
+  async close(): Promise<void> {
     if (!this.db.open) return;
-    this.commits.close();
-    this.db.close();
+    await this.commits.close();
+    if (this.reader !== this.db && this.reader.open) this.reader.close();
+    if (this.db.open) this.db.close();
   }
 }

