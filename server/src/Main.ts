@@ -52,6 +52,18 @@ export function ensureDevSessionSecret(dir = DATA_DIR): { path: string; created:
   return { path: file, created: true };
 }
 
+/** A database location as it may be printed: a URL without its password. */
+export function displayLocation(location: string): string {
+  if (!/^[a-z]+:\/\//i.test(location)) return location;
+  try {
+    const u = new URL(location);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '[unparsable URL]';
+  }
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   let devNote = '';
@@ -113,7 +125,7 @@ async function main(): Promise<void> {
   if (stopping) return;
   const lines = [
     `IAP reference server listening on ${server.url} (pid ${process.pid})`,
-    `  environment ${config.environment}, appId ${config.appId}, database ${config.databasePath}`,
+    `  environment ${config.environment}, appId ${config.appId}, database ${displayLocation(config.databasePath)}`,
     `  trusted root ${env['IAP_TRUSTED_ROOT'] ? path.resolve(env['IAP_TRUSTED_ROOT']) : rootDefault}`,
     ...(devNote ? [`  ${devNote}`] : []),
     `  server-side confirm delivery: ${config.confirm ? 'on' : 'off'}; CRL policy: ${config.revocation?.mode ?? 'off'}`,

@@ -170,6 +170,11 @@ describe('sessions', () => {
     assert.deepEqual(checkAccount({ accountId: 'a\uD83D\uDE00' }), { accountId: 'a\uD83D\uDE00' });
   });
 
+  it('an account id with U+0000 is a bad session: PostgreSQL text cannot hold it, so neither ledger may', () => {
+    assert.throws(() => checkAccount({ accountId: 'ali\u0000ce' }), AuthError);
+    assert.throws(() => checkAccount({ accountId: 'alice', binding: 'h\u0000' }), AuthError);
+  });
+
   it('the Authorization header never reaches the log', async () => {
     const token = sessionFor('alice');
     await withSession(purchaseData(pki.signJws(orderPayload())), `Bearer ${token}`);

