@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
 import { TransientError } from '../src/jws/Errors';
 import type { LedgerHooks, OrderPayload, TransactionalLedger } from '../src/ledger/Ledger';
@@ -27,7 +28,34 @@ interface Store {
 
 interface Backend {
   name: string;
+  /** false: the adapter path under test runs no grant hook in the transaction (cases that write through it are skipped). */
+  grantHookInTransaction: boolean;
   store(): Promise<Store>;
+}
+
+const NO_SQL = {
+  dialect: 'postgres' as const,
+  query: (): never => {
+    throw new Error('no transaction on the one-round-trip path');
+  },
+};
+
+/**
+ * PostgreSQL without a grant hook (what `npm start` runs): deliver() is one call of the gemstore_deliver function. The
+ * recorder's grant hook is called on each `new` outcome instead, so the cases still count grants per order.
+ */
+function oneRoundTrip(url: string, hooks: LedgerHooks): TransactionalLedger {
+  const ledger = new PostgresLedger(url, { revoke: hooks.revoke }, { poolSize: 4 });
+  const grant = hooks.grant;
+  if (grant) {
+    const deliver = ledger.deliver.bind(ledger);
+    ledger.deliver = async (o, a, n, c) => {
+      const out = await deliver(o, a, n, c);
+      if (out.kind === 'granted' && !out.replay) await grant(o, a, NO_SQL);
+      return out;
+    };
+  }
+  return ledger;
 }
 
 function trackingStore(openOne: (hooks: LedgerHooks) => TransactionalLedger, drop: () => Promise<void>): Store {
@@ -51,6 +79,7 @@ let pgAnchor: TestPostgres | undefined;
 const BACKENDS: Backend[] = [
   {
     name: 'SQLite',
+    grantHookInTransaction: true,
     store: async () => {
       const file = tmpDb('contract');
       return trackingStore((hooks) => new SqliteLedger(file, hooks), async () => undefined);
@@ -58,9 +87,18 @@ const BACKENDS: Backend[] = [
   },
   {
     name: 'PostgreSQL',
+    grantHookInTransaction: true,
     store: async () => {
       const db = await startTestPostgres();
       return trackingStore((hooks) => new PostgresLedger(db.url, hooks, { poolSize: 4 }), () => db.stop());
+    },
+  },
+  {
+    name: 'PostgreSQL, one-round-trip deliver (no grant hook)',
+    grantHookInTransaction: false,
+    store: async () => {
+      const db = await startTestPostgres();
+      return trackingStore((hooks) => oneRoundTrip(db.url, hooks), () => db.stop());
     },
   },
 ];
@@ -199,7 +237,8 @@ for (const backend of BACKENDS) {
       assert.equal((await ledger.get(b.purchaseOrderId))?.accountId, 'carol');
     }));
 
-    it('a grant hook that throws records nothing of that order; the retry grants it', withStore(async (store) => {
+    // Only where the grant hook runs inside the ledger's transaction.
+    if (backend.grantHookInTransaction) it('a grant hook that throws records nothing of that order; the retry grants it', withStore(async (store) => {
       let fail = true;
       const ledger = await store.open({
         grant: async (o, accountId, tx) => {
@@ -384,6 +423,27 @@ describe('ledger: PostgreSQL only', () => {
       await assert.rejects(ledger.deliver(order(), undefined, NOW, false), (e: unknown) => e instanceof TransientError);
     } finally {
       await ledger.close();
+    }
+  });
+
+  it('a schema of its own in a database the team already runs: search_path through the URL', async () => {
+    const db = await startTestPostgres();
+    const admin = new pg.Client({ connectionString: db.url });
+    const url = new URL(db.url);
+    url.searchParams.set('options', '-c search_path=iap');
+    const ledger = new PostgresLedger(url.toString());
+    try {
+      await admin.connect();
+      await admin.query('CREATE SCHEMA iap');
+      await ledger.ready();
+      await ledger.deliver(order(), undefined, NOW, false);
+      const tables = await admin.query("SELECT table_schema FROM information_schema.tables WHERE table_name = 'orders'");
+      assert.deepEqual(tables.rows, [{ table_schema: 'iap' }]);
+      assert.equal((await admin.query('SELECT COUNT(*)::int AS n FROM iap.orders')).rows[0].n, 1);
+    } finally {
+      await ledger.close();
+      await admin.end();
+      await db.stop();
     }
   });
 

@@ -23,10 +23,13 @@
 //   UPDATE waits and re-checks that condition on the committed row, so exactly one account binds;
 // - notifications once: INSERT … ON CONFLICT (dedup_key) DO NOTHING; the second instance waits for the first's
 //   commit (or its rollback, and then records it itself).
+// Without a grant hook, deliver() runs the same statements as ONE call of a PL/pgSQL function (PostgresDeliverFunction.ts):
+// each statement of a VOLATILE function takes a new snapshot at READ COMMITTED, so the argument above holds unchanged.
 // A deadlock or serialization failure (possible only with app SQL in hooks / transaction()) rolls the transaction
 // back and it is run again (up to 4 attempts); connection failures are TransientError(storage-unavailable) → 503.
 import pg from 'pg';
 import { TransientError } from '../jws/Errors';
+import { DELIVER_FUNCTION_SQL, deliverInOneRoundTrip } from './PostgresDeliverFunction';
 import {
   applyNotificationIn,
   notificationKey,
@@ -57,9 +60,10 @@ export interface PostgresLedgerOptions {
   connectTimeoutMs?: number;
 }
 
-const SCHEMA_VERSION = 2;
+// v2: the tables (same rules as SQLite's v2); v3: the one-round-trip delivery function (PostgresDeliverFunction.ts).
+const SCHEMA_VERSION = 3;
 /** Advisory-lock namespace (the first key of the two-key form): schema migration and per-token locks. */
-const LOCK_NAMESPACE = 0x1a9_0001;
+export const LOCK_NAMESPACE = 0x1a9_0001;
 const LOCK_MIGRATE = 0;
 const MAX_ATTEMPTS = 4;
 
@@ -408,6 +412,7 @@ export class PostgresLedger implements TransactionalLedger {
       if (v > SCHEMA_VERSION) throw new Error(`ledger schema v${v} is newer than this server (v${SCHEMA_VERSION})`);
       if (v < SCHEMA_VERSION) {
         for (const statement of SCHEMA) await c.query(statement);
+        await c.query(DELIVER_FUNCTION_SQL);
         await c.query(
           'INSERT INTO ledger_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version',
           [SCHEMA_VERSION],
@@ -448,8 +453,28 @@ export class PostgresLedger implements TransactionalLedger {
     return this.read(async () => (await this.pool.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM orders WHERE granted_at IS NOT NULL')).rows[0]!.n);
   }
 
+  /**
+   * Without a grant hook (the device grants: what `npm start` runs) a delivery is ONE autocommit call of the
+   * gemstore_deliver function, the same statements as PostgresOps.deliver in one round trip instead of four; with a
+   * grant hook, the hook must run inside the transaction, so the statements are sent one by one.
+   */
   deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverOutcome> {
-    return this.transaction((tx) => tx.deliver(order, accountId, now, confirmPending));
+    if (this.hooks.grant !== undefined) return this.transaction((tx) => tx.deliver(order, accountId, now, confirmPending));
+    if (order.purchaseOrderId === '' || order.purchaseToken === '') {
+      return Promise.reject(new TypeError('deliver: purchaseOrderId and purchaseToken must not be empty'));
+    }
+    return this.track(async () => {
+      this.counters.units++;
+      this.counters.largestBatch = 1;
+      try {
+        const out = await deliverInOneRoundTrip(this.pool, LOCK_NAMESPACE, order, accountId, now, confirmPending);
+        this.counters.commits++;
+        return out;
+      } catch (e) {
+        if (isTransient(e)) this.counters.failedBatches++;
+        return wrapDbError(e);
+      }
+    });
   }
 
   revoke(ref: RevokeRef, reason: string, now: number): Promise<RevokeOutcome> {
@@ -473,8 +498,16 @@ export class PostgresLedger implements TransactionalLedger {
    * serialization failure rolls back and runs `fn` again (up to 4 attempts, with a short random pause).
    */
   transaction<T>(fn: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
+    return this.track(() => this.runTransaction(fn));
+  }
+
+  /** Runs `work` unless closed, and remembers it until it settles (close() waits for it). */
+  private track<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new TransientError('storage-unavailable', 'the ledger is closed', 1));
-    const p = this.runTransaction(fn);
+    const p = (async () => {
+      await this.ready();
+      return work();
+    })();
     this.inflight.add(p);
     void p.then(
       () => this.inflight.delete(p),
@@ -484,7 +517,6 @@ export class PostgresLedger implements TransactionalLedger {
   }
 
   private async runTransaction<T>(fn: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
-    await this.ready();
     for (let attempt = 1; ; attempt++) {
       this.counters.units++;
       this.counters.largestBatch = 1;
