@@ -243,7 +243,11 @@ export function buildApp(config: ServerConfig): AppParts {
   // The one place of truth: SQLite by default, PostgreSQL for a postgres:// location (several instances).
   const ledger: Ledger =
     config.ledger ??
-    openLedger(config.databasePath, config.hooks, { maxBatch: config.ledgerMaxBatch, poolSize: config.databasePoolSize });
+    openLedger(config.databasePath, config.hooks, {
+      maxBatch: config.ledgerMaxBatch,
+      poolSize: config.databasePoolSize,
+      sqliteThread: config.sqliteThread,
+    });
   const service = new PurchaseService({
     verifier,
     revocation,

@@ -69,6 +69,11 @@ export interface ServerConfig {
   hooks?: LedgerHooks;
   /** Most ledger writes group-committed in one transaction (default 256; 1 = one transaction per write). */
   ledgerMaxBatch?: number;
+  /**
+   * SQLite: keep the connections, and so every COMMIT's fsync, in a worker thread instead of on the event loop
+   * (ledger/SqliteWorkerLedger.ts). Default false. Ignored with hooks (they run in this thread) and on PostgreSQL.
+   */
+  sqliteThread?: boolean;
   /** Request, header, idle-socket and keep-alive timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
   timeouts?: { requestMs?: number; headersMs?: number; connectionMs?: number; keepAliveMs?: number };
   /** Most concurrent sockets; more are refused at accept (default: no limit). */
@@ -207,6 +212,8 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
   };
   const maxConnections = positiveMs(env, 'MAX_CONNECTIONS');
   const poolSize = positiveMs(env, 'DATABASE_POOL_SIZE');
+  const sqliteThread = (env['SQLITE_THREAD'] || 'off').toLowerCase();
+  if (sqliteThread !== 'on' && sqliteThread !== 'off') throw new ConfigError('SQLITE_THREAD must be on or off');
   return {
     host: env['HOST'] || '127.0.0.1',
     port,
@@ -221,5 +228,6 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     timeouts: Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(poolSize !== undefined ? { databasePoolSize: poolSize } : {}),
+    sqliteThread: sqliteThread === 'on',
   };
 }

@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import * as os from 'node:os';
+import { ConfigError, loadConfigFromEnv } from '../src/Config';
 import { TransientError } from '../src/jws/Errors';
 import type { OrderPayload } from '../src/ledger/Ledger';
 import { openLedger } from '../src/ledger/OpenLedger';
 import { SqliteLedger } from '../src/ledger/SqliteLedger';
 import { SqliteWorkerLedger } from '../src/ledger/SqliteWorkerLedger';
-import { tmpDb } from './helpers';
+import { genuinePki, orderPayload, purchaseData, startTestServer, tmpDb, verifyReq } from './helpers';
 
 const NOW = 1_760_000_000_000;
 let seq = 0;
@@ -119,6 +121,31 @@ describe('SqliteWorkerLedger', () => {
       assert.ok(plain instanceof SqliteLedger);
     } finally {
       await Promise.all([threaded.close(), hooked.close(), plain.close()]);
+    }
+  });
+
+  it('SQLITE_THREAD=on|off (default off) selects it for the server, which then serves from the thread', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-cfg-'));
+    const pem = path.join(dir, 'root.pem');
+    fs.writeFileSync(pem, (await genuinePki()).rootPem);
+    const base = { IAP_TRUSTED_ROOT: pem, IAP_APP_ID: '42', IAP_ENVIRONMENT: 'NORMAL', SESSION_SECRET: 'a production secret of 32 bytes or more' };
+    assert.equal(loadConfigFromEnv(base, { databasePath: 'd' }).sqliteThread, false);
+    assert.equal(loadConfigFromEnv({ ...base, SQLITE_THREAD: 'on' }, { databasePath: 'd' }).sqliteThread, true);
+    assert.equal(loadConfigFromEnv({ ...base, SQLITE_THREAD: 'OFF' }, { databasePath: 'd' }).sqliteThread, false);
+    assert.throws(() => loadConfigFromEnv({ ...base, SQLITE_THREAD: 'yes' }, { databasePath: 'd' }), ConfigError);
+
+    const file = tmpDb('worker-server');
+    const server = await startTestServer(await genuinePki(), { databasePath: file, sqliteThread: true, hooks: undefined });
+    try {
+      assert.ok(server.ledger instanceof SqliteWorkerLedger);
+      const p = orderPayload();
+      const pd = purchaseData((await genuinePki()).signJws(p));
+      const [first, second] = await Promise.all([verifyReq(server, pd), verifyReq(server, pd)]);
+      assert.deepEqual([first.headers.get('x-delivery'), second.headers.get('x-delivery')].sort(), ['new', 'replay']);
+      assert.equal(committedOrders(file).length, 1);
+      assert.equal((await verifyReq(server, pd, 'someone-else')).status, 409);
+    } finally {
+      await server.close();
     }
   });
 });
