@@ -355,7 +355,15 @@ export class SqliteLedger implements TransactionalLedger {
     this.commits = new GroupCommit(this.db, { maxBatch: options.maxBatch });
   }
 
+  /**
+   * Creates or migrates the schema in ONE write transaction (BEGIN IMMEDIATE), reading the version inside it: two
+   * processes opening a new file together take turns, and the second finds the schema done.
+   */
   private migrate(): void {
+    this.db.transaction(() => this.migrateInTransaction()).immediate();
+  }
+
+  private migrateInTransaction(): void {
     const v = this.db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) throw new Error(`ledger schema v${v} is newer than this server (v${SCHEMA_VERSION})`);
     if (v < 1) {
