@@ -12,7 +12,7 @@ import { runLedgerBench } from './LedgerBench';
 import { nowMs, round } from './Measure';
 import { GOALS } from './Goals';
 import { describeMachine, formatMarkdownTable, formatTable, writeResults, type BenchResult } from './Report';
-import { runServerBench } from './ServerBench';
+import { runServerBench, SERVER_RESULT_NAMES } from './ServerBench';
 import { runSweepBench } from './SweepBench';
 
 const BENCH_DIR = __dirname;
@@ -37,7 +37,12 @@ const ITEMS: Item[] = [
   },
   { id: 'ledger', title: '2. Ledger durability cost', run: runLedgerBench, names: [{ name: 'ledger-durability', goal: GOALS.ledger, better: 'lower' }] },
   { id: 'sweep', title: '3. Sweep cost vs the floor', run: runSweepBench, names: [{ name: 'sweep-cost', goal: GOALS.sweep, better: 'lower' }] },
-  { id: 'server', title: '4. Server throughput', run: runServerBench, names: [{ name: 'server-throughput', goal: GOALS.server, better: 'higher' }] },
+  {
+    id: 'server',
+    title: '4. Server throughput: SQLite, PostgreSQL with one and two instances',
+    run: runServerBench,
+    names: SERVER_RESULT_NAMES.map((n) => ({ ...n, better: 'higher' as const })),
+  },
 ];
 
 function usage(): string {

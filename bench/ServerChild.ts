@@ -1,36 +1,84 @@
 // The reference app server in its own process for item 4 (so that the load generator and the server do not share an
 // event loop). Started by ServerBench with fork(); receives a ServerChildConfig, answers { url } once listening,
-// and closes cleanly (in-flight requests, SQLite) on a 'close' message or when the parent goes away.
+// profiles a window of the load on 'profile-start' / 'profile-stop', and closes cleanly (in-flight requests, the
+// ledger) on a 'close' message or when the parent goes away.
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { startServer, type RunningServer } from '../server/src/App';
+import { openLedger } from '../server/src/ledger/OpenLedger';
+import type { LedgerStats } from '../server/src/ledger/Ledger';
+import { CpuProfiler, type ProfileBreakdown } from './CpuProfile';
 
 export interface ServerChildConfig {
   trustedRootPem: string;
   appId: string;
+  /** An SQLite file or a postgres:// URL. */
   databasePath: string;
+  /** SQLite: the connections in a worker thread (what `npm start` runs), or on the event loop. */
+  sqliteThread: boolean;
 }
 
-export type ServerChildReply = { url: string } | { error: string } | { closed: true };
+export type ServerChildReply =
+  | { url: string }
+  | { error: string }
+  | { closed: true }
+  | { profiling: true }
+  | { stats: LedgerStats }
+  | { profile: ProfileBreakdown | undefined; eventLoopUtilization: number; eventLoopActiveMs: number; commits: LedgerStats; cpuMs: number };
+
+/** 'window-start' / 'window-stop' measure a window of the load (event loop, CPU, commits); 'profile-*' add a CPU profile. */
+export type ServerChildCommand = ServerChildConfig | 'close' | 'stats' | 'window-start' | 'window-stop' | 'profile-start' | 'profile-stop';
 
 function reply(message: ServerChildReply): void {
   process.send?.(message);
 }
 
 let server: RunningServer | undefined;
+let profiler: CpuProfiler | undefined;
+let window: { elu: EventLoopUtilization; commits: LedgerStats; cpu: NodeJS.CpuUsage } | undefined;
 
 async function stop(): Promise<void> {
   if (server) await server.close();
   server = undefined;
 }
 
-process.on('message', (message: ServerChildConfig | 'close') => {
+function fail(e: unknown): void {
+  reply({ error: e instanceof Error ? e.message : String(e) });
+}
+
+process.on('message', (message: ServerChildCommand) => {
   if (message === 'close') {
-    stop().then(
-      () => {
-        reply({ closed: true });
-        process.disconnect?.();
-      },
-      (e: unknown) => reply({ error: String(e) }),
-    );
+    stop().then(() => {
+      reply({ closed: true });
+      process.disconnect?.();
+    }, fail);
+    return;
+  }
+  if (message === 'stats') {
+    reply({ stats: server!.ledger.stats() });
+    return;
+  }
+  if (message === 'profile-start' || message === 'window-start') {
+    profiler = message === 'profile-start' ? new CpuProfiler() : undefined;
+    window = { elu: performance.eventLoopUtilization(), commits: server!.ledger.stats(), cpu: process.cpuUsage() };
+    (profiler ? profiler.start() : Promise.resolve()).then(() => reply({ profiling: true }), fail);
+    return;
+  }
+  if (message === 'profile-stop' || message === 'window-stop') {
+    const started = window!;
+    const p = profiler;
+    profiler = undefined;
+    (p ? p.stop() : Promise.resolve(undefined)).then((profile) => {
+      const now = server!.ledger.stats();
+      const cpu = process.cpuUsage(started.cpu);
+      const elu = performance.eventLoopUtilization(started.elu);
+      const commits: LedgerStats = {
+        commits: now.commits - started.commits.commits,
+        failedBatches: now.failedBatches - started.commits.failedBatches,
+        units: now.units - started.commits.units,
+        largestBatch: now.largestBatch,
+      };
+      reply({ profile, eventLoopUtilization: elu.utilization, eventLoopActiveMs: elu.active, commits, cpuMs: (cpu.user + cpu.system) / 1000 });
+    }, fail);
     return;
   }
   startServer({
@@ -40,14 +88,12 @@ process.on('message', (message: ServerChildConfig | 'close') => {
     appId: message.appId,
     environment: 'SANDBOX',
     databasePath: message.databasePath,
+    ledger: openLedger(message.databasePath, {}, { sqliteThread: message.sqliteThread }),
     logger: false,
-  }).then(
-    (s) => {
-      server = s;
-      reply({ url: s.url });
-    },
-    (e: unknown) => reply({ error: e instanceof Error ? e.message : String(e) }),
-  );
+  }).then((s) => {
+    server = s;
+    reply({ url: s.url });
+  }, fail);
 });
 
 process.on('disconnect', () => {
