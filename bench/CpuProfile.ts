@@ -27,7 +27,7 @@ interface Profile {
 /** Categories, most specific first: a sample counts for the first one matched on its stack, from the leaf up. */
 const CATEGORIES: ReadonlyArray<[string, (f: ProfileNode['callFrame']) => boolean]> = [
   ['verify JWS', (f) => /server\/src\/jws\//.test(f.url)],
-  ['ledger (SQLite, on the event loop)', (f) => /server\/src\/ledger\/|better-sqlite3/.test(f.url)],
+  ['ledger (on the event loop)', (f) => /server\/src\/ledger\/|better-sqlite3/.test(f.url)],
   ['JSON parse + schema', (f) => /secure-json-parse|ajv|content-type-parser/.test(f.url) || f.functionName.startsWith('validate')],
   ['service checks', (f) => /server\/src\/PurchaseService/.test(f.url)],
   ['HTTP + Fastify', (f) => /fastify|node:_http|node:net|node:stream|light-my-request|find-my-way|avvio/.test(f.url) || f.functionName === 'writev' || f.functionName === 'writeUtf8String'],

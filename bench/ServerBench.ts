@@ -4,13 +4,14 @@
 // API, this process) on loopback with 50 connections in all. Every request posts a different pre-signed purchaseData
 // (consumable orders with distinct purchaseOrderIds, from a few chains as in real traffic), so each one is verified
 // AND granted in the ledger with a durable commit before its answer. Variants, one after the other:
-//   sqlite          one instance, SQLite file (WAL, synchronous FULL), group commit on the event loop — `npm start`
-//   sqlite-thread   the same with the SQLite connections in a worker thread (SQLITE_THREAD=on)
+//   sqlite          one instance, SQLite file (WAL, synchronous FULL), group commit in the ledger's worker thread —
+//                   what `npm start` runs
+//   sqlite-loop     the same with the SQLite connections on the event loop (SQLITE_THREAD=off, the server before)
 //   postgres-1      one instance on PostgreSQL (embedded server, fsync on, synchronous_commit on)
 //   postgres-2      two instances on that one PostgreSQL database, 25 connections each
 // Each variant's rate is divided by the in-process rate of the server's JwsVerifier (warm, one thread) measured right
 // before and right after that variant's load, so that the machine's other load hits a figure and its baseline alike.
-// A CPU profile of a window of the `sqlite` load says where a request's time goes on the server's event loop.
+// A CPU profile of a window of both SQLite loads says where a request's time goes on the server's event loop.
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -162,8 +163,8 @@ interface Variant {
 }
 
 const VARIANTS: Variant[] = [
-  { name: 'server-throughput', label: 'SQLite, 1 instance', instances: 1, sqliteThread: false, backend: 'sqlite', profile: true },
-  { name: 'server-sqlite-thread', label: 'SQLite, 1 instance, SQLITE_THREAD=on', instances: 1, sqliteThread: true, backend: 'sqlite', profile: false },
+  { name: 'server-throughput', label: 'SQLite, 1 instance', instances: 1, sqliteThread: true, backend: 'sqlite', profile: true },
+  { name: 'server-sqlite-event-loop', label: 'SQLite, 1 instance, SQLITE_THREAD=off', instances: 1, sqliteThread: false, backend: 'sqlite', profile: true },
   { name: 'server-postgres-1', label: 'PostgreSQL, 1 instance', instances: 1, sqliteThread: false, backend: 'postgres', profile: false },
   { name: 'server-postgres-2', label: 'PostgreSQL, 2 instances', instances: 2, sqliteThread: false, backend: 'postgres', profile: false },
 ];
@@ -322,7 +323,7 @@ function summaryOf(f: VariantFigures): string {
 
 export const SERVER_RESULT_NAMES = [
   { name: 'server-throughput', goal: GOALS.server },
-  { name: 'server-sqlite-thread', goal: GOALS.server },
+  { name: 'server-sqlite-event-loop', goal: GOALS.server },
   { name: 'server-postgres-1', goal: GOALS.serverPostgresOne },
   { name: 'server-postgres-2', goal: GOALS.server },
   { name: 'server-postgres-2-vs-sqlite', goal: GOALS.postgresTwoVsSqlite },
@@ -348,7 +349,7 @@ export async function runServerBench(ctx: BenchContext): Promise<ItemOutput> {
           .slice(0, 4)
           .map(([k, v]) => `${k} ${String(v)}`)
           .join(', ');
-        ctx.log(`item 4 profile (event-loop ms per request): ${top}`);
+        ctx.log(`item 4 profile, ${variant.label} (event-loop ms per request): ${top}`);
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
