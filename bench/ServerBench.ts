@@ -1,7 +1,7 @@
 // Item 4: server throughput (issues 7 and 13).
 //
 // The reference app server (server/src startServer, each instance its own process) under autocannon (programmatic
-// API, this process) on loopback with 50 connections in all. Every request posts a different pre-signed purchaseData
+// API, in two load-generator processes: bench/LoadChild.ts) on loopback with 50 connections in all. Every request posts a different pre-signed purchaseData
 // (consumable orders with distinct purchaseOrderIds, from a few chains as in real traffic), so each one is verified
 // AND granted in the ledger with a durable commit before its answer. Variants, one after the other:
 //   sqlite          one instance, SQLite file (WAL, synchronous FULL), group commit in the ledger's worker thread —
@@ -11,7 +11,8 @@
 //   postgres-2      two instances on that one PostgreSQL database, 25 connections each
 // Each variant's rate is divided by the in-process rate of the server's JwsVerifier (warm, one thread) measured right
 // before and right after that variant's load, so that the machine's other load hits a figure and its baseline alike.
-// A CPU profile of a window of both SQLite loads says where a request's time goes on the server's event loop.
+// A CPU profile of a window of both SQLite loads says where a request's time goes on the server's event loop, and
+// the HTTP floor (the same route and schema answering a canned payload) says what HTTP alone reaches on this machine.
 import Database from 'better-sqlite3';
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
