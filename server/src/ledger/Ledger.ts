@@ -1,10 +1,11 @@
 // The delivery ledger PORT: what PurchaseService and App need from the database, and nothing of any driver.
 //
-// Two adapters implement it, with the same semantics (one contract test suite runs against both,
+// Its adapters keep the same semantics (one contract test suite runs against all of them,
 // server/test/ledger.contract.test.ts):
-//   SqliteLedger   (SqliteLedger.ts)   — better-sqlite3, the embedded default `npm start` uses with no set-up;
-//   PostgresLedger (PostgresLedger.ts) — `pg`, selected by DATABASE_URL=postgres://…; any number of server
-//                                        instances on one database behave as one.
+//   SqliteLedger       (SqliteLedger.ts)       — better-sqlite3, the embedded default that needs no set-up;
+//   SqliteWorkerLedger (SqliteWorkerLedger.ts) — the same SQLite ledger in a worker thread (no hooks);
+//   PostgresLedger     (PostgresLedger.ts)     — `pg`, selected by DATABASE_URL=postgres://…; any number of server
+//                                                instances on one database behave as one.
 // openLedger() (OpenLedger.ts) picks one from a location.
 //
 // The rules every adapter keeps, whatever the concurrency (requests of one process, or several processes):
