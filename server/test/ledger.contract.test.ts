@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startPostgresServer, startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
 import { TransientError } from '../src/jws/Errors';
 import type { Ledger, LedgerHooks, OrderPayload, SqlValue, TransactionalLedger } from '../src/ledger/Ledger';
 import { PostgresLedger } from '../src/ledger/PostgresLedger';
@@ -490,6 +493,30 @@ describe('ledger: PostgreSQL only', () => {
       await ledger.close();
       await admin.end();
       await db.stop();
+    }
+  });
+
+  it('a database restart: 503 while it is down, then the same pool serves again and nothing committed is lost', async () => {
+    const dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gemstore-pg-restart-')), 'data');
+    fs.chmodSync(path.dirname(dataDir), 0o755);
+    let server = await startPostgresServer({ dataDir, persistent: true });
+    const port = Number(new URL(server.adminUrl).port);
+    const ledger = new PostgresLedger(server.adminUrl, {}, { connectTimeoutMs: 1000 });
+    try {
+      const before = order();
+      assert.equal((await ledger.deliver(before, 'p1', NOW, false)).kind, 'granted');
+      await server.stop();
+      await assert.rejects(ledger.deliver(order(), 'p1', NOW, false), (e: unknown) => e instanceof TransientError && e.reason === 'storage-unavailable');
+      await assert.rejects(ledger.ping(), (e: unknown) => e instanceof TransientError);
+      server = await startPostgresServer({ dataDir, persistent: true, port, password: new URL(server.adminUrl).password });
+      await ledger.ping();
+      const replay = await ledger.deliver(before, 'p1', NOW, false);
+      assert.ok(replay.kind === 'granted' && replay.replay, 'the grant committed before the restart is still there');
+      assert.equal((await ledger.deliver(order(), 'p1', NOW, false)).kind, 'granted');
+    } finally {
+      await ledger.close();
+      await server.stop();
+      fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
     }
   });
 
