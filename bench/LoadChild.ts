@@ -31,7 +31,11 @@ function reply(m: LoadChildReply): void {
 async function go(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
   const deliveries: Record<string, number> = {};
   let next = 0;
-  const startedAt = Date.now();
+  // Wall-clock ms comparable across processes. The run ends at the LAST ANSWER: autocannon itself notices that the
+  // amount is done only at its next 1-second tick, so its own duration carries up to a second of nothing.
+  const clock = (): number => performance.timeOrigin + performance.now();
+  const startedAt = clock();
+  let lastAnswerAt = startedAt;
   const r = await autocannon({
     url: p.url,
     connections: p.connections,
@@ -44,6 +48,7 @@ async function go(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
         headers: { 'content-type': 'application/json' },
         setupRequest: (request) => ({ ...request, body: p.bodies[next++ % p.bodies.length] }),
         onResponse: (_status, _body, _context, headers) => {
+          lastAnswerAt = clock();
           const raw = headers?.['x-delivery'];
           const value = Array.isArray(raw) ? raw.join(',') : (raw ?? 'none');
           deliveries[value] = (deliveries[value] ?? 0) + 1;
@@ -53,7 +58,7 @@ async function go(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
   });
   return {
     startedAt,
-    endedAt: Date.now(),
+    endedAt: lastAnswerAt,
     requests: p.bodies.length,
     p50: r.latency.p50,
     p99: r.latency.p99,

@@ -4,9 +4,8 @@
 // API, in two load-generator processes: bench/LoadChild.ts) on loopback with 50 connections in all. Every request posts a different pre-signed purchaseData
 // (consumable orders with distinct purchaseOrderIds, from a few chains as in real traffic), so each one is verified
 // AND granted in the ledger with a durable commit before its answer. Variants, one after the other:
-//   sqlite          one instance, SQLite file (WAL, synchronous FULL), group commit in the ledger's worker thread —
-//                   what `npm start` runs
-//   sqlite-loop     the same with the SQLite connections on the event loop (SQLITE_THREAD=off, the server before)
+//   sqlite          one instance, SQLite file (WAL, synchronous FULL), group commit on the event loop — `npm start`
+//   sqlite-thread   the same with the SQLite connections in a worker thread (SQLITE_THREAD=on)
 //   postgres-1      one instance on PostgreSQL (embedded server, fsync on, synchronous_commit on)
 //   postgres-2      two instances on that one PostgreSQL database, 25 connections each
 // Each variant's rate is divided by the in-process rate of the server's JwsVerifier (warm, one thread) measured right
@@ -182,8 +181,8 @@ interface Variant {
 }
 
 const VARIANTS: Variant[] = [
-  { name: 'server-throughput', label: 'SQLite, 1 instance', instances: 1, sqliteThread: true, backend: 'sqlite', profile: true },
-  { name: 'server-sqlite-event-loop', label: 'SQLite, 1 instance, SQLITE_THREAD=off', instances: 1, sqliteThread: false, backend: 'sqlite', profile: true },
+  { name: 'server-throughput', label: 'SQLite, 1 instance', instances: 1, sqliteThread: false, backend: 'sqlite', profile: true },
+  { name: 'server-sqlite-thread', label: 'SQLite, 1 instance, SQLITE_THREAD=on', instances: 1, sqliteThread: true, backend: 'sqlite', profile: true },
   { name: 'server-postgres-1', label: 'PostgreSQL, 1 instance', instances: 1, sqliteThread: false, backend: 'postgres', profile: false },
   { name: 'server-postgres-2', label: 'PostgreSQL, 2 instances', instances: 2, sqliteThread: false, backend: 'postgres', profile: false },
 ];
@@ -368,7 +367,7 @@ async function runFloor(ctx: BenchContext, set: ChainSet, sign: (count: number) 
 
 export const SERVER_RESULT_NAMES = [
   { name: 'server-throughput', goal: GOALS.server },
-  { name: 'server-sqlite-event-loop', goal: GOALS.server },
+  { name: 'server-sqlite-thread', goal: GOALS.server },
   { name: 'server-postgres-1', goal: GOALS.serverPostgresOne },
   { name: 'server-postgres-2', goal: GOALS.server },
   { name: 'server-postgres-2-vs-sqlite', goal: GOALS.postgresTwoVsSqlite },

@@ -71,8 +71,8 @@ export interface ServerConfig {
   ledgerMaxBatch?: number;
   /**
    * SQLite: keep the connections, and so every COMMIT's fsync, in a worker thread instead of on the event loop
-   * (ledger/SqliteWorkerLedger.ts). Default false here; `npm start` (loadConfigFromEnv) turns it on unless
-   * SQLITE_THREAD=off. Ignored with hooks (they run in this thread) and on PostgreSQL.
+   * (ledger/SqliteWorkerLedger.ts): for a slow disk and a free core. Default false (`npm start`: SQLITE_THREAD=on).
+   * Ignored with hooks (they run in this thread) and on PostgreSQL.
    */
   sqliteThread?: boolean;
   /** Request, header, idle-socket and keep-alive timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
@@ -213,7 +213,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
   };
   const maxConnections = positiveMs(env, 'MAX_CONNECTIONS');
   const poolSize = positiveMs(env, 'DATABASE_POOL_SIZE');
-  const sqliteThread = (env['SQLITE_THREAD'] || 'on').toLowerCase();
+  const sqliteThread = (env['SQLITE_THREAD'] || 'off').toLowerCase();
   if (sqliteThread !== 'on' && sqliteThread !== 'off') throw new ConfigError('SQLITE_THREAD must be on or off');
   return {
     host: env['HOST'] || '127.0.0.1',

@@ -124,12 +124,12 @@ describe('SqliteWorkerLedger', () => {
     }
   });
 
-  it('SQLITE_THREAD=on|off (default on) selects it for the server, which then serves from the thread', async () => {
+  it('SQLITE_THREAD=on|off (default off) selects it for the server, which then serves from the thread', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-cfg-'));
     const pem = path.join(dir, 'root.pem');
     fs.writeFileSync(pem, (await genuinePki()).rootPem);
     const base = { IAP_TRUSTED_ROOT: pem, IAP_APP_ID: '42', IAP_ENVIRONMENT: 'NORMAL', SESSION_SECRET: 'a production secret of 32 bytes or more' };
-    assert.equal(loadConfigFromEnv(base, { databasePath: 'd' }).sqliteThread, true);
+    assert.equal(loadConfigFromEnv(base, { databasePath: 'd' }).sqliteThread, false);
     assert.equal(loadConfigFromEnv({ ...base, SQLITE_THREAD: 'on' }, { databasePath: 'd' }).sqliteThread, true);
     assert.equal(loadConfigFromEnv({ ...base, SQLITE_THREAD: 'OFF' }, { databasePath: 'd' }).sqliteThread, false);
     assert.throws(() => loadConfigFromEnv({ ...base, SQLITE_THREAD: 'yes' }, { databasePath: 'd' }), ConfigError);

@@ -34,6 +34,8 @@ export interface SqliteWorkerLedgerOptions {
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** deliver: the order sent, put back into a new grant's outcome (the thread does not send it back). */
+  order?: OrderPayload;
 }
 
 /** The thread's entry point next to this file, whether it runs as TypeScript (tsx) or compiled JavaScript. */
@@ -108,7 +110,7 @@ export class SqliteWorkerLedger implements Ledger {
   }
 
   deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverOutcome> {
-    return this.call('deliver', [order, accountId, now, confirmPending]);
+    return this.call('deliver', [order, accountId, now, confirmPending], order);
   }
 
   revoke(ref: RevokeRef, reason: string, now: number): Promise<RevokeOutcome> {
@@ -153,29 +155,39 @@ export class SqliteWorkerLedger implements Ledger {
    * Posts a request at once, even before the thread is ready (the port keeps it until the thread listens): the
    * thread sees the requests in the order they were made, and close() after them.
    */
-  private call<T>(op: string, args: unknown[]): Promise<T> {
+  private call<T>(op: string, args: unknown[], order?: OrderPayload): Promise<T> {
     if (this.stopped !== undefined) return Promise.reject(new TransientError('storage-unavailable', this.stopped, 1));
-    return this.send<T>(op, args);
+    return this.send<T>(op, args, order);
   }
 
-  private send<T>(op: string, args: unknown[]): Promise<T> {
+  private outbox: WorkerRequest[] = [];
+
+  /** Queues a request; the requests of one turn of the event loop go to the thread in one message. */
+  private send<T>(op: string, args: unknown[], order?: OrderPayload): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, order });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ id, op, args } satisfies WorkerRequest);
+      this.outbox.push({ id, op, args });
+      if (this.outbox.length === 1) setImmediate(() => this.worker.postMessage(this.outbox.splice(0)));
     });
   }
 
   private settle(r: WorkerReply): void {
-    if (!('id' in r)) return;
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
+    if (!('answers' in r)) return;
     this.latest = r.stats;
+    for (const a of r.answers) {
+      const p = this.pending.get(a.id);
+      if (!p) continue;
+      this.pending.delete(a.id);
+      if (!a.ok) {
+        p.reject(deserializeError(a.error));
+        continue;
+      }
+      const v = a.value as { kind?: string; replay?: boolean; payload?: unknown } | undefined;
+      p.resolve(p.order && v?.kind === 'granted' && v.replay === false ? { ...v, payload: p.order } : a.value);
+    }
     this.idleUnref();
-    if (r.ok) p.resolve(r.value);
-    else p.reject(deserializeError(r.error));
   }
 
   /** An idle thread does not keep the process alive (like an idle socket); one with requests in flight does. */

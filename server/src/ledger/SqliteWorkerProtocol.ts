@@ -27,11 +27,14 @@ export interface SerializedError {
   code?: string;
 }
 
-export type WorkerReply =
-  | { ready: true }
-  | { failed: SerializedError }
-  | { id: number; ok: true; value: unknown; stats: LedgerStats }
-  | { id: number; ok: false; error: SerializedError; stats: LedgerStats };
+/** The answer to one request. */
+export type WorkerAnswer = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
+
+/**
+ * From the thread. Requests travel in arrays and answers in `answers` batches (the ones ready in the same turn of
+ * the thread's event loop, typically all the requests of one COMMIT): one message each way per batch, not per request.
+ */
+export type WorkerReply = { ready: true } | { failed: SerializedError } | { answers: WorkerAnswer[]; stats: LedgerStats };
 
 export function serializeError(e: unknown): SerializedError {
   const code = (e as { code?: unknown } | null)?.code;
