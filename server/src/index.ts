@@ -45,6 +45,7 @@ export {
   type ConfirmState,
 } from './ledger/Ledger';
 export { SqliteLedger, type SqliteLedgerOptions } from './ledger/SqliteLedger';
+export { SqliteWorkerLedger, type SqliteWorkerLedgerOptions } from './ledger/SqliteWorkerLedger';
 export { PostgresLedger, type PostgresLedgerOptions } from './ledger/PostgresLedger';
 export { openLedger, isPostgresUrl, type OpenLedgerOptions } from './ledger/OpenLedger';
 export { GroupCommit, DEFAULT_MAX_BATCH, type GroupCommitStats } from './ledger/GroupCommit';
