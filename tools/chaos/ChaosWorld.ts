@@ -18,6 +18,7 @@ import {
   RdbDeliveryLedger,
   RemoteVerifier,
   RemoteVerifierConfig,
+  SubscriptionVerificationResult,
   VerificationResult,
 } from '@zerolost/iap';
 import { WriteFault, setWriteFaultHook, simulateProcessDeath } from '../node-kits/ArkData';
@@ -630,6 +631,15 @@ export class ChaosWorld implements FaultControl {
         this.remoteInFlight++;
         try {
           return await inner.verify(purchaseData, jws);
+        } finally {
+          this.remoteInFlight--;
+          this.activity();
+        }
+      },
+      verifySubscription: async (purchaseData: string, jws: string): Promise<SubscriptionVerificationResult> => {
+        this.remoteInFlight++;
+        try {
+          return await inner.verifySubscription(purchaseData, jws);
         } finally {
           this.remoteInFlight--;
           this.activity();

@@ -24,6 +24,7 @@ import {
   PurchaseVerifier,
   StoreGateway,
   StoreProduct,
+  SubscriptionVerificationResult,
   SweepReport,
   VerificationResult,
   VerifiedOrder,
@@ -277,6 +278,22 @@ class ProcessVerifier implements PurchaseVerifier {
       this.actor,
       result.isValid ? `verify ${order} at the app server → valid` : `verify ${order} at the app server → REJECTED (${result.reason})`,
     );
+    return result;
+  }
+
+  async verifySubscription(purchaseData: string, jws: string): Promise<SubscriptionVerificationResult> {
+    if (!this.life.alive) return never<SubscriptionVerificationResult>();
+    let result: SubscriptionVerificationResult;
+    try {
+      result = await this.inner.verifySubscription(purchaseData, jws);
+    } catch (e) {
+      if (!this.life.alive) return never<SubscriptionVerificationResult>();
+      this.timeline.note(this.actor, `verify subscription status → unavailable (${e instanceof Error ? e.message : String(e)}); kept pending`);
+      throw e;
+    }
+    if (!this.life.alive) return never<SubscriptionVerificationResult>();
+    this.timeline.note(this.actor, result.isValid ? 'verify subscription status → valid' :
+      `verify subscription status → REJECTED (${result.reason})`);
     return result;
   }
 }
