@@ -1180,6 +1180,7 @@ export class IapSimulator {
       applicationId: this.app.applicationId,
       packageName: this.app.packageName,
       subGroupId: sub.subGroupId,
+      signedTime: now,
       lastSubscriptionStatus: this.subscriptionStatus(sub, now),
       historySubscriptionStatusList: history.map((s) => this.subscriptionStatus(s, now)),
     };
