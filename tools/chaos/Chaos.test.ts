@@ -36,7 +36,7 @@ test(`${RUNS} chaos schedules (seed ${SEED}): nothing lost, duplicated, finished
   );
 });
 
-const SUBSCRIPTION_RUNS = 30;
+const SUBSCRIPTION_RUNS = 20;
 
 test(`${SUBSCRIPTION_RUNS} chaos schedules with subscriptions (seed ${SEED}): renewals granted once and finished, never blocked, access only while in effect`, { timeout: 240_000 }, async () => {
   const chaos = await loadChaos();
