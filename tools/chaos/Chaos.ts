@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     noShrink: args.noShrink,
     keepGoing: args.keepGoing,
     remote,
-    subscriptions: args.subscriptions === true,
+    subscriptions: args.subscriptions === true || mutant?.subscriptions === true,
     onProgress: (done, orders, counters) => {
       if (done % step !== 0) return;
       const figures = Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ');
