@@ -36,6 +36,17 @@ test(`${RUNS} chaos schedules (seed ${SEED}): nothing lost, duplicated, finished
   );
 });
 
+const SUBSCRIPTION_RUNS = 20;
+
+test(`${SUBSCRIPTION_RUNS} chaos schedules with subscriptions (seed ${SEED}): renewals granted once and finished, never blocked, access only while in effect`, { timeout: 240_000 }, async () => {
+  const chaos = await loadChaos();
+  const summary = await chaos.runChaos({ runs: SUBSCRIPTION_RUNS, seed: SEED, subscriptions: true });
+  const report = chaos.formatSummary(summary, SEED, '--subscriptions');
+  assert.equal(summary.failure, undefined, report);
+  assert.equal(chaos.violationCount(summary), 0, report);
+  assert.ok(summary.orders > SUBSCRIPTION_RUNS, `schedules bought something (${summary.orders} orders)`);
+});
+
 test('each deliberately broken engine is caught by its counter', { timeout: 240_000 }, async () => {
   const results = await runMutants(RUNS, SEED);
   assert.equal(results.length, MUTANTS.length);

@@ -6,7 +6,7 @@ import { loadChaos } from './ChaosBundle';
 import { remoteServerFactory } from './ChaosServer';
 import { MUTANTS, buildMutant, formatMutants, removeMutants, runMutants } from './Mutants';
 
-const USAGE = `usage: npm run chaos -- [--runs N] [--seed S] [--path P] [--no-shrink] [--keep-going] [--remote] [--mutants | --mutant NAME] [--help]
+const USAGE = `usage: npm run chaos -- [--runs N] [--seed S] [--path P] [--no-shrink] [--keep-going] [--remote] [--subscriptions] [--mutants | --mutant NAME] [--help]
 
 Runs N random user sessions (schedules) against the real engine, the IAP Kit simulator and SQLite, with faults
 woven in, and checks every paid order at the end of each: first with the app left running after the last fault
@@ -18,6 +18,7 @@ woven in, and checks every paid order at the end of each: first with the app lef
   --no-shrink     report the first failing schedule as is, without shrinking it
   --keep-going    run all N schedules even after violations and count them all (per fault: which counters fired)
   --remote        the device verifies through RemoteVerifier against the real reference server (server/src)
+  --subscriptions subscriptions in the mix: the Gem Club group, period ends (renewals), cancel, billing retry
   --mutants       run the schedules against each deliberately broken engine; each must be caught
   --mutant NAME   run against one broken engine and show its failure in full (${MUTANTS.map((m) => m.name).join(', ')})
   --help          this text
@@ -37,6 +38,8 @@ interface Args {
   mutants: boolean;
   /** Remote-verifier schedules (the real reference server, ChaosServer.ts). */
   remote?: boolean;
+  /** Schedules with subscriptions in the mix (subscriptionScheduleArbitrary). */
+  subscriptions?: boolean;
   /** Run the schedules against one deliberately broken engine (Mutants.ts) and show its failure. */
   mutant?: string;
   help: boolean;
@@ -77,6 +80,9 @@ export function parseArgs(argv: string[]): Args {
         break;
       case '--mutants':
         args.mutants = true;
+        break;
+      case '--subscriptions':
+        args.subscriptions = true;
         break;
       case '--remote':
         args.remote = true;
@@ -135,6 +141,7 @@ async function main(): Promise<void> {
     noShrink: args.noShrink,
     keepGoing: args.keepGoing,
     remote,
+    subscriptions: args.subscriptions === true || mutant?.subscriptions === true,
     onProgress: (done, orders, counters) => {
       if (done % step !== 0) return;
       const figures = Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -142,7 +149,8 @@ async function main(): Promise<void> {
     },
   });
   removeMutants();
-  console.log(chaos.formatSummary(summary, args.seed, mutant ? `--mutant ${mutant.name}` : args.remote ? '--remote' : ''));
+  const flags = [args.remote ? '--remote' : '', args.subscriptions ? '--subscriptions' : ''].filter((f) => f.length > 0).join(' ');
+  console.log(chaos.formatSummary(summary, args.seed, mutant ? `--mutant ${mutant.name}` : flags));
   process.exitCode = summary.failure || chaos.violationCount(summary) > 0 ? 1 : 0;
 }
 

@@ -14,6 +14,8 @@ import {
   PurchaseVerifier,
   StoreGateway,
   StoreProduct,
+  SubscriptionEntitlement,
+  SubscriptionVerificationResult,
   VerificationResult,
   VerifiedOrder,
   VerifierUnavailableError,
@@ -155,6 +157,20 @@ export class ChaosVerifier implements PurchaseVerifier {
       return result;
     }, this.faults);
   }
+
+  verifySubscription(purchaseData: string, jwsSubscriptionStatus: string): Promise<SubscriptionVerificationResult> {
+    if (this.proc.dead || this.faults.reach('before-verify', this.proc)) return never<SubscriptionVerificationResult>();
+    if (this.faults.verifierDown()) {
+      return Promise.reject(new VerifierUnavailableError('chaos: the verification service is unreachable', 0));
+    }
+    if (hung(this.faults, 'verify', this.proc)) return never<SubscriptionVerificationResult>();
+    return guard(this.proc, async () => {
+      const result = await this.inner.verifySubscription(purchaseData, jwsSubscriptionStatus);
+      if (this.faults.reach('after-verify', this.proc)) return never<SubscriptionVerificationResult>();
+      if (this.faults.verdictLost()) throw new VerifierUnavailableError('chaos: the verdict was lost on the way back', 0);
+      return result;
+    }, this.faults);
+  }
 }
 
 /** Counts grant/revoke calls, so the ledger wrapper knows which transactions delivered something. */
@@ -242,5 +258,9 @@ export class ChaosLedger implements DeliveryLedger {
 
   nextRetryAt(now: number): Promise<number> {
     return guard(this.proc, () => this.inner.nextRetryAt(now));
+  }
+
+  listSubscriptions(): Promise<SubscriptionEntitlement[]> {
+    return guard(this.proc, () => this.inner.listSubscriptions());
   }
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { RemoteServerFactory, ScheduleResult, lateBoundMs, runSchedule } from './ChaosWorld';
 import { VIOLATION_KINDS, Violation, ViolationKind } from './Invariants';
 import { DEFECT_SCHEDULES } from './DefectSchedules';
-import { FAULTS, Fault, Schedule, scheduleArbitrary } from './Scenario';
+import { FAULTS, Fault, Schedule, scheduleArbitrary, subscriptionScheduleArbitrary } from './Scenario';
 
 export interface ChaosOptions {
   runs: number;
@@ -27,6 +27,8 @@ export interface ChaosOptions {
    * (one per schedule, ChaosServer.ts) instead of on the device.
    */
   remote?: RemoteServerFactory;
+  /** Subscriptions in the mix (subscriptionScheduleArbitrary): the Gem Club group, renewals, billing retry. */
+  subscriptions?: boolean;
   /** Called after every counted schedule, with the figures so far. */
   onProgress?: (done: number, orders: number, counters: Readonly<Record<ViolationKind, number>>) => void;
 }
@@ -99,7 +101,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     }
   };
 
-  const arbitrary = options.remote ? scheduleArbitrary.map(withoutPendingPayments) : scheduleArbitrary;
+  const base = options.subscriptions ? subscriptionScheduleArbitrary : scheduleArbitrary;
+  const arbitrary = options.remote ? base.map(withoutPendingPayments) : base;
   const property = fc.asyncProperty(arbitrary, async (schedule) => {
     const { result, engineLog } = await runSchedule(schedule, path.join(workDir, `s${n++}`), options.remote);
     if (counting) {

@@ -18,11 +18,12 @@ import {
   RdbDeliveryLedger,
   RemoteVerifier,
   RemoteVerifierConfig,
+  SubscriptionVerificationResult,
   VerificationResult,
 } from '@zerolost/iap';
 import { WriteFault, setWriteFaultHook, simulateProcessDeath } from '../node-kits/ArkData';
 import { formatHilog } from '../node-kits/PerformanceAnalysisKit';
-import { DEMO_CATALOG } from '../iap-sim/Catalog';
+import { DEMO_CATALOG, SUBSCRIPTION_CATALOG } from '../iap-sim/Catalog';
 import { installSimulator } from '../iap-sim/CurrentSimulator';
 import { ForgeryKind, IapSimulator, OrderView } from '../iap-sim/IapSimulator';
 import { Prng } from '../iap-sim/Identifiers';
@@ -200,6 +201,8 @@ export class ChaosWorld implements FaultControl {
   private readonly startTime: number;
   /** Calls to the real reference server in flight: real I/O, so virtual time must not jump past them. */
   private remoteInFlight = 0;
+  /** Orders whose being unfinished blocked a renewal (the store's renewalBlocked events). */
+  private readonly blockedRenewals: string[] = [];
 
   constructor(
     private readonly schedule: Schedule,
@@ -216,7 +219,9 @@ export class ChaosWorld implements FaultControl {
     this.config = {
       applicationId: sim.applicationId,
       environment: sim.environment,
-      products: DEMO_CATALOG.map((p) => ({ productId: p.id, productType: p.type })),
+      // A non-renewable's period is the app's to know (its payload has none): the season pass lasts 90 days.
+      products: (schedule.subscriptions ? SUBSCRIPTION_CATALOG : DEMO_CATALOG).map((p) =>
+        (p.type === ProductType.NONRENEWABLE ? { productId: p.id, productType: p.type, duration: 'P90D' } : { productId: p.id, productType: p.type })),
       retry: { ...CHAOS_RETRY },
     };
     this.nextConfig = this.config;
@@ -227,6 +232,11 @@ export class ChaosWorld implements FaultControl {
         this.queries++;
         this.lastQueryAt = this.clock.now();
       }
+      // A renewal (or a recovered billing charge) is paid outside the app, like an order of another device.
+      if (entry.kind === 'operator' && (entry.fn === 'autoRenew' || entry.fn === 'setChargeFails') && order) {
+        this.outsideAt.set(order.purchaseOrderId, entry.seq);
+      }
+      if (entry.kind === 'operator' && entry.fn === 'renewalBlocked') this.blockedRenewals.push(entry.facts.purchaseOrderId ?? '');
       if (entry.kind !== 'call' || this.quiescing) return;
       if (entry.fn === 'finishPurchase' && entry.applied && order) this.checkFinish(order);
       if (!entry.ok && entry.code === IAPErrorCode.NETWORK_ERROR) this.count(entry.applied ? 'lost-result' : 'network');
@@ -498,6 +508,24 @@ export class ChaosWorld implements FaultControl {
         else if (s.quirk === 'repeat-token') this.sim.setPagingQuirks({ repeatToken: 2 });
         else this.sim.injectError({ fn: 'queryPurchases', code: IAPErrorCode.NETWORK_ERROR, count: 1, where: { continued: true } });
         return;
+      case 'subscribe':
+        await this.buy(s.product, 1, false);
+        return;
+      case 'period-end':
+        await this.periodEnd();
+        return;
+      case 'sub-cancel': {
+        const sub = this.currentSubscription();
+        if (!sub) return this.note('no subscription to cancel');
+        this.sim.cancelSubscription(sub.subscriptionId);
+        return this.note(`auto-renew off for ${sub.productId}`);
+      }
+      case 'sub-charge': {
+        const sub = this.currentSubscription();
+        if (!sub) return this.note('no subscription');
+        const recovered = this.sim.setChargeFails(sub.subscriptionId, s.fails);
+        return this.note(recovered ? `billing recovered: renewal order ${recovered.purchaseOrderId}` : `charges ${s.fails ? 'fail' : 'succeed'}`);
+      }
       case 'outside':
         try {
           const o = this.sim.purchaseOutsideApp(s.product, { quantity: this.quantityFor(s.product, s.quantity) });
@@ -635,6 +663,15 @@ export class ChaosWorld implements FaultControl {
           this.activity();
         }
       },
+      verifySubscription: async (purchaseData: string, jws: string): Promise<SubscriptionVerificationResult> => {
+        this.remoteInFlight++;
+        try {
+          return await inner.verifySubscription(purchaseData, jws);
+        } finally {
+          this.remoteInFlight--;
+          this.activity();
+        }
+      },
     };
   }
 
@@ -747,6 +784,80 @@ export class ChaosWorld implements FaultControl {
     await this.settle();
   }
 
+  // ---------------------------------------------------------------------------------------------- subscriptions
+
+  /** The subscription in effect (or in billing retry) the user would manage, if any. */
+  private currentSubscription(): ReturnType<IapSimulator['subscriptionList']>[number] | undefined {
+    this.sim.advanceSubscriptions();
+    return this.sim.subscriptionList().filter((x) => !x.revoked && x.switchedTo === undefined).pop();
+  }
+
+  /**
+   * A period ends with the app given every chance first: faults clear, the app runs in the foreground for the
+   * liveness bound, then the store clock reaches the period's end. A renewal blocked now (expirationIntent "7") was
+   * blocked by a period the engine could have finished: `late`.
+   */
+  private async periodEnd(): Promise<void> {
+    this.arms = [];
+    this.verifierDownLeft = 0;
+    this.verdictLostLeft = 0;
+    this.hangs.clear();
+    this.diskArms = [];
+    this.sim.clearFaults();
+    if (this.signedOut) this.sim.setAccount({ signedIn: true });
+    this.signedOut = false;
+    if (!this.alive()) await this.launch();
+    await this.passTime(lateBoundMs());
+    const sub = this.currentSubscription();
+    if (!sub || sub.billingRetry || !sub.autoRenew) {
+      this.note('no subscription renews now');
+      if (sub) await this.passTime(Math.max(0, sub.expiresTime - this.clock.now()) + 1);
+      return;
+    }
+    const blockedBefore = this.blockedRenewals.length;
+    await this.passTime(Math.max(0, sub.expiresTime - this.clock.now()) + 1);
+    this.sim.advanceSubscriptions();
+    for (const id of this.blockedRenewals.slice(blockedBefore)) {
+      const o = this.sim.order(id);
+      // An unpaid period or one bound to another player is not this app's to finish.
+      if (!o || !o.paid || o.paymentFailed || this.heldForAnother(o)) continue;
+      this.violations.push({
+        kind: 'late',
+        orderId: id,
+        detail: `${o.productId}: its renewal was blocked by this unfinished period although the app ran ${lateBoundMs() / 1000} s without faults`,
+      });
+      this.note(`!! renewal blocked by unfinished order ${id}`);
+    }
+    this.note(`period end of ${sub.productId}: ${this.sim.subscriptionList().find((x) => x.subscriptionId === sub.subscriptionId)?.orderIds.length ?? 0} period(s)`);
+  }
+
+  /**
+   * After the final relaunch: the app gives access to a subscription exactly while the store (verified through
+   * its status) says it is in effect: access without it is `wrongly-granted`, none with it `lost`.
+   */
+  private async checkAccess(): Promise<void> {
+    if (!this.schedule.subscriptions || !this.engine || !this.alive()) return;
+    const entitlements = await this.await(this.engine.entitlements());
+    if (!entitlements) return;
+    const now = this.clock.now();
+    const generations = new Map<string, boolean>();
+    for (const sub of this.sim.subscriptionList()) {
+      const last = this.sim.order(sub.orderIds[sub.orderIds.length - 1]);
+      const mine = last !== undefined && !this.heldForAnother(last) && last.paid;
+      const inEffect = mine && !sub.revoked && sub.switchedTo === undefined && sub.expiresTime > now;
+      generations.set(sub.subGroupGenerationId, (generations.get(sub.subGroupGenerationId) ?? false) || inEffect);
+    }
+    for (const [generation, inEffect] of generations) {
+      const e = entitlements.find((x) => x.key === generation);
+      const access = e !== undefined && e.hasAccessAt(now);
+      if (access && !inEffect) {
+        this.violations.push({ kind: 'wrongly-granted', orderId: generation, detail: `subscription ${generation}: access although the store says it is not in effect` });
+      } else if (!access && inEffect) {
+        this.violations.push({ kind: 'lost', orderId: generation, detail: `subscription ${generation}: in effect at the store, no access in the app (${e ? e.phaseAt(now) : 'no entitlement'})` });
+      }
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------- the end
 
   /** No more faults; the app is closed and launched once more (the final recovery); retries are drained. */
@@ -766,9 +877,12 @@ export class ChaosWorld implements FaultControl {
     for (let i = 0; i < 30 && this.clock.pendingTimers > 0; i++) {
       const due = this.clock.nextDue();
       if (due === undefined) break;
+      // Retries are due within the liveness bound; a later timer is the next renewal sweep, not a retry to drain.
+      if (this.schedule.subscriptions && due - this.clock.now() > lateBoundMs()) break;
       this.clock.advanceTo(due);
       await this.settle();
     }
+    await this.checkAccess();
     this.quiescing = true;
     this.installs.push({ ...readLedgerFile(this.ledgerFile), wipedAtSeq: undefined });
     await this.stopEngine();
@@ -896,7 +1010,12 @@ export async function runSchedule(
 ): Promise<{ result: ScheduleResult; engineLog: string[] }> {
   fs.mkdirSync(dir, { recursive: true });
   const clock = new VirtualClock(Math.floor(Date.now() / 60_000) * 60_000);
-  const sim = await IapSimulator.create({ seed: schedule.seed, pageSize: schedule.pageSize, clock });
+  const sim = await IapSimulator.create({
+    seed: schedule.seed,
+    pageSize: schedule.pageSize,
+    clock,
+    ...(schedule.subscriptions ? { catalog: SUBSCRIPTION_CATALOG } : {}),
+  });
   installSimulator(sim);
   const server = remote
     ? await remote({

@@ -28,6 +28,8 @@ export interface Mutant {
    * device verifies through RemoteVerifier against that server, ChaosServer.ts) over the real engine.
    */
   target?: 'engine' | 'server';
+  /** Run subscription schedules (`--subscriptions`): the mutant breaks subscription handling. */
+  subscriptions?: boolean;
   patches: Patch[];
 }
 
@@ -147,6 +149,26 @@ export const MUTANTS: readonly Mutant[] = [
       },
     ],
   },
+  {
+    name: 'no-renewal-sweep',
+    expect: 'late',
+    subscriptions: true,
+    patches: [{ file: ENGINE, find: '  private armRenewalCheck(): void {\n', replace: '  private armRenewalCheck(): void {\n    return;\n' }],
+  },
+  {
+    name: 'access-ignores-revocation',
+    expect: 'wrongly-granted',
+    subscriptions: true,
+    patches: [{
+      file: 'src/main/ets/core/SubscriptionEntitlement.ets',
+      find: '    if (this.status === SubscriptionStatusCode.REVOKED) {\n      return SubscriptionPhase.REVOKED;\n    }\n',
+      replace: '',
+    }, {
+      file: PIPELINE,
+      find: '      lapsed.status = SubscriptionStatusCode.EXPIRED;\n',
+      replace: '',
+    }],
+  },
 ];
 
 /** Per process, so concurrent runs never share a copy. */
@@ -206,7 +228,7 @@ export async function runMutants(runs: number, seed: number, names?: readonly st
     }
     const chaos = await loadChaos(buildMutant(m));
     removeMutants();
-    const summary = await chaos.runChaos({ runs, seed, noShrink: true, stopOn: m.expect });
+    const summary = await chaos.runChaos({ runs, seed, noShrink: true, stopOn: m.expect, subscriptions: m.subscriptions === true });
     out.push({ mutant: m, summary, caught: summary.counters[m.expect] > 0 });
   }
   return out;

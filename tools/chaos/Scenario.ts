@@ -6,6 +6,10 @@ import { CRASH_POINTS, CrashPoint, HangPort } from './ChaosPorts';
 export const PRODUCTS = ['gems_100', 'gems_550', 'gems_1200', 'remove_ads', 'premium_themes', 'season_pass'] as const;
 export type ProductId = (typeof PRODUCTS)[number];
 
+/** The Gem Club auto-renewables (one group), sold in subscription schedules only. */
+export const SUBSCRIPTION_PRODUCTS = ['gem_club_monthly', 'gem_club_yearly'] as const;
+export type SubscriptionProductId = (typeof SUBSCRIPTION_PRODUCTS)[number];
+
 /** Forgeries an attacker or a hooked device can present (foreign-app orders are their own fault). */
 export const FORGERIES = [
   'foreign-pki',
@@ -81,11 +85,24 @@ export type Step =
   | { kind: 'forged'; forgery: Forgery; via: 'query' | 'purchase'; product: ProductId }
   | { kind: 'foreign-app'; via: 'query' | 'purchase'; product: ProductId }
   /** Paid on another device / the result never reached this app: an unfinished order appears in the store. */
-  | { kind: 'outside'; product: ProductId; quantity: number };
+  | { kind: 'outside'; product: ProductId; quantity: number }
+  /** Subscription schedules: the user subscribes to (or switches to) a Gem Club product. */
+  | { kind: 'subscribe'; product: SubscriptionProductId }
+  /**
+   * Subscription schedules: every fault clears, the app runs in the foreground for the liveness bound, then the store
+   * clock reaches the end of the current period (the renewal is charged, or blocked by an unfinished period).
+   */
+  | { kind: 'period-end' }
+  /** Subscription schedules: the user turns auto-renew off (showManagedSubscriptions). */
+  | { kind: 'sub-cancel' }
+  /** Subscription schedules: renewal charges fail (billing retry) or succeed again (billing recovery). */
+  | { kind: 'sub-charge'; fails: boolean };
 
 export interface Schedule {
   /** Seed of the simulator's ids and of the engine's jitter. */
   seed: number;
+  /** The store and the app also sell the Gem Club subscriptions (subscriptionScheduleArbitrary). */
+  subscriptions?: boolean;
   /** queryPurchases page size: 1 or 2, so paging is always exercised. */
   pageSize: number;
   steps: Step[];
@@ -181,6 +198,25 @@ export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc.record({
   seed: fc.integer({ min: 1, max: 0x7fffffff }),
   pageSize: fc.constantFrom(1, 2),
   steps: fc.array(step, { minLength: 2, maxLength: 12 }),
+});
+
+const subscriptionStep: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 12, arbitrary: step },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('subscribe' as const), product: fc.constantFrom(...SUBSCRIPTION_PRODUCTS) }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'period-end' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'sub-cancel' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('sub-charge' as const), fails: fc.boolean() }) },
+);
+
+/**
+ * Schedules with subscriptions in the mix: every step of scheduleArbitrary plus subscribe / switch, period ends
+ * (renewals), cancellation and billing retry; the store sells the Gem Club group too.
+ */
+export const subscriptionScheduleArbitrary: fc.Arbitrary<Schedule> = fc.record({
+  seed: fc.integer({ min: 1, max: 0x7fffffff }),
+  subscriptions: fc.constant(true),
+  pageSize: fc.constantFrom(1, 2),
+  steps: fc.array(subscriptionStep, { minLength: 3, maxLength: 14 }),
 });
 
 /** The fault families of the per-fault table, in display order. */
@@ -302,6 +338,14 @@ export function describeStep(s: Step): string {
       return s.to === 'none' ? 'the player signs out of the app' : `${s.to} signs in to the app (account switch)`;
     case 'catalog':
       return `the next app version ${s.drop === 'none' ? 'keeps its products' : `drops ${s.drop}`}, maxQuantity ${s.maxQuantity}`;
+    case 'subscribe':
+      return `the user subscribes to ${s.product}`;
+    case 'period-end':
+      return 'faults clear, the app runs for the liveness bound, then the subscription period ends (renewal)';
+    case 'sub-cancel':
+      return 'the user turns auto-renew off';
+    case 'sub-charge':
+      return s.fails ? 'renewal charges start failing (billing retry)' : 'renewal charges succeed again';
     case 'paging':
       return s.quirk === 'overlap' ? 'store pages repeat the last order of the previous page'
         : s.quirk === 'repeat-token' ? 'the store returns the same continuationToken again'

@@ -34,15 +34,22 @@ describe('npm run demo', () => {
   it('recovers every paid order after both kills: exit 0 and the clean tally', { timeout: 120_000 }, async () => {
     const run = await runDemo([]);
     assert.equal(run.code, 0, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /^Tally: paid 4, delivered 4, finished 4, duplicated 0, lost 0$/m);
+    assert.match(run.stdout, /^Tally: paid 7, delivered 7, finished 7, duplicated 0, lost 0$/m);
     assert.match(run.stdout, /^OK: every paid order was delivered exactly once/m);
     // The story really happened: two kills, three launches, a finish without a second grant, the lost answer.
-    assert.equal(run.stdout.match(/✖ KILLED/g)?.length, 2, run.stdout);
+    assert.equal(run.stdout.match(/✖ KILLED/g)?.length, 3, run.stdout);
+    // A renewal lost to a crash (granted, killed before finishPurchase) is only finished at the next launch, so the
+    // next period is charged, never blocked.
+    assert.match(run.stdout, /app#5 +✖ KILLED — the renewal's grant is committed/);
+    assert.match(run.stdout, /app#6 +#[0-9a-f]{6}: the ledger row says "granted" .* no second grant/);
+    assert.equal(run.stdout.match(/store +the period of gem_club_monthly ends: renewal charged/g)?.length, 2, run.stdout);
+    assert.doesNotMatch(run.stdout, /CANNOT be charged/);
+    assert.match(run.stdout, /app#6 +subscription gem_club_monthly: active, access yes/);
     assert.match(run.stdout, /app#3 +app starts again: a NEW engine over the SAME ledger file/);
     assert.match(run.stdout, /app#2 +queryPurchases\(consumable, UNFINISHED\) → #[0-9a-f]{6}/);
     assert.match(run.stdout, /app#3 +#[0-9a-f]{6}: the ledger row says "granted" .* no second grant/);
     assert.match(run.stdout, /but the answer is lost: the app gets SYSTEM_ERROR/);
-    assert.match(run.stdout, /wallet: 1850 gems \(the paid orders are worth 1850\); owns remove_ads/);
+    assert.match(run.stdout, /wallet: 2750 gems \(the paid orders are worth 2750\); owns remove_ads/);
     // Timeline lines carry a relative timestamp and an actor.
     assert.match(run.stdout, /^ {2}\+ +\d+\.\d{3}s +store +createPurchase gems_100 → order #[0-9a-f]{6} PAID/m);
     assert.match(run.stdout, /no purchase token or JWS in the output, the device log or the server log/);
@@ -64,11 +71,14 @@ describe('npm run demo', () => {
     assert.equal(run.code, 1, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
     // Whether the granted-but-unfinished remove_ads is finished depends on the engine resuming finishes from its own
     // ledger at start (it does, without querying the store); the two orders only a sweep can find stay lost.
-    assert.match(run.stdout, /^Tally: paid 4, delivered 2, finished [12], duplicated 0, lost 2$/m);
+    assert.match(run.stdout, /^Tally: paid 6, delivered 3, finished [23], duplicated 0, lost 3$/m);
     assert.equal(run.stdout.match(/^ {2}- LOST: order #[0-9a-f]{6} \(gems_(550|1200)\)/gm)?.length, 2, run.stdout);
     // An app without the recovery loop never sweeps, and the output does not pretend it does.
     assert.doesNotMatch(run.stdout, /recovered|swept|launch sweep|sweep done/, run.stdout);
-    assert.equal(run.stdout.match(/at launch: no sweep, the store is not asked \(this app has no recovery loop\)/g)?.length, 3);
+    assert.equal(run.stdout.match(/at launch: no sweep, the store is not asked \(this app has no recovery loop\)/g)?.length, 6);
+    // Nothing finishes the renewal: the next one cannot be charged.
+    assert.match(run.stdout, /^ {2}- LOST: order #[0-9a-f]{6} \(gem_club_monthly\)/m);
+    assert.match(run.stdout, /the renewal CANNOT be charged: order #[0-9a-f]{6} is still unfinished \(expirationIntent 7\)/);
     assert.match(run.stdout, /purchase\(gems_1200\) → no result: the store answered 1001860001 and this app has no recovery loop/);
     assert.match(run.stdout, /on restore: no sweep/);
     assert.match(run.stdout, /^Tally: .*\nFAILED: \d+ problem\(s\)$/m);

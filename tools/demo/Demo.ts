@@ -5,7 +5,8 @@
 // 2. Bundles the REAL delivery engine of common/iap (its ArkTS sources) for Node with tools/test/EtsBundler: the
 //    kits resolve to tools/node-kits (relationalStore over SQLite, IAP Kit = the simulator signing with the same
 //    PKI, http over node:http), and the RemoteVerifier talks to the server above.
-// 3. Runs the story of DeviceScenario.ts: purchases, two kills at the worst moments, relaunches that recover.
+// 3. Runs the story of DeviceScenario.ts: purchases, two kills at the worst moments, relaunches that recover; then a
+//    subscription whose renewal is lost to a crash and recovered before it could block the next renewal.
 // 4. Prints a timeline of every step and a tally from three independent sources (the store, the device's ledger
 //    file, the server's ledger); exits 1 if a paid order was lost, granted twice or left unfinished, or if a
 //    purchase token or JWS showed up in any output or log.
@@ -151,6 +152,8 @@ function orderFacts(report: DeviceReport, ledger: DeviceLedger, serverGrants: Ma
       serverGrants: serverGrants.get(o.purchaseOrderId) ?? 0,
       gems: (product?.gemsPerUnit ?? 0) * o.quantity,
       entitlement: product !== undefined && product.gemsPerUnit === 0,
+      // Subscription periods are verified on the device in this demo (DeviceSetup.rootPem).
+      serverVerified: o.productType !== 2,
     };
   });
 }
@@ -166,7 +169,7 @@ function orderTable(orders: readonly OrderFacts[], report: DeviceReport): string
       storeState,
       String(o.deviceGrants),
       o.ledgerState ?? '(no row)',
-      String(o.serverGrants),
+      o.serverVerified === false ? '- (verified on the device)' : String(o.serverGrants),
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

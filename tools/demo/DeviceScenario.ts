@@ -7,8 +7,14 @@
 //   launch 3  the launch sweep finds remove_ads granted: it only finishes it (no second grant); buy gems_1200
 //             while the store's answer is lost (SYSTEM_ERROR after the payment): the engine sweeps at once;
 //             "Restore purchases" grants nothing twice; the app closes normally
+//   launch 4  subscribe to Gem Club (time machine: a month is 1.5 s); the app closes; the period ends and the store
+//             charges the renewal while the app is closed
+//   launch 5  the launch sweep grants the renewal and the app is KILLED before finishPurchase (the renewal is lost
+//             to a crash: left unfinished it would block the next renewal)
+//   launch 6  the launch sweep only finishes it; the next period is charged, not blocked; restore delivers it
 import * as path from 'node:path';
 import { hilogCapture, LogLevel } from '../node-kits/PerformanceAnalysisKit';
+import { SUBSCRIPTION_CATALOG } from '../iap-sim/Catalog';
 import { resetSimulator } from '../iap-sim/CurrentSimulator';
 import { AuditEntry, IapSimulator, OrderView } from '../iap-sim/IapSimulator';
 import { IAPErrorCode } from '../iap-sim/IapTypes';
@@ -71,6 +77,12 @@ function price(fen: number): string {
 
 /** The store's side of the story: what the store recorded, whether or not the app heard about it. */
 function noteStoreEvent(timeline: TimelineSink, entry: AuditEntry, order: OrderView | undefined): void {
+  if (entry.kind === 'operator' && entry.fn === 'autoRenew' && order !== undefined) {
+    timeline.note('store', `the period of ${order.productId} ends: renewal charged → order ${shortOrderId(order.purchaseOrderId)} PAID (${price(order.priceFen)})`);
+  }
+  if (entry.kind === 'operator' && entry.fn === 'renewalBlocked') {
+    timeline.note('store', `the renewal CANNOT be charged: order ${shortOrderId(entry.facts.purchaseOrderId ?? '')} is still unfinished (expirationIntent 7)`);
+  }
   if (entry.kind !== 'call') return;
   const id = shortOrderId(order?.purchaseOrderId ?? entry.facts.purchaseOrderId ?? '');
   if (entry.fn === 'createPurchase') {
@@ -103,16 +115,29 @@ function storeOrders(sim: IapSimulator): StoreOrder[] {
   }));
 }
 
+/** Waits until the current Gem Club period has ended (+100 ms), then lets the store charge (or block) the renewal. */
+async function untilPeriodEnd(sim: IapSimulator): Promise<void> {
+  sim.advanceSubscriptions();
+  const sub = sim.subscriptionList().filter((s) => !s.revoked && s.switchedTo === undefined).pop();
+  if (sub === undefined) return;
+  await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, sub.expiresTime - Date.now()) + 100));
+  sim.advanceSubscriptions();
+}
+
 /** Runs the story. `iap` is the `@zerolost/iap` module object (the real engine, bundled from its .ets sources). */
 export async function runDeviceScenario(iap: IapModule, options: DeviceOptions): Promise<DeviceReport> {
   const timeline = options.timeline;
   hilogCapture.start();
   hilogCapture.setMinLevel(options.verbose ? LogLevel.DEBUG : LogLevel.FATAL);
 
+  const pki = loadTestPki(options.pki);
   const sim = await resetSimulator({
-    pki: loadTestPki(options.pki),
+    pki,
     applicationId: options.applicationId,
     environment: 'SANDBOX',
+    catalog: SUBSCRIPTION_CATALOG,
+    // The sandbox time machine, faster still: a subscription day is 50 ms, a month 1.5 s.
+    subscriptionDayMs: 50,
   });
   const stopObserving = sim.addObserver((entry, order) => noteStoreEvent(timeline, entry, order));
 
@@ -125,6 +150,7 @@ export async function runDeviceScenario(iap: IapModule, options: DeviceOptions):
     context,
     recovery: options.recovery,
     timeline,
+    rootPem: pki.rootPem,
   };
   let launches = 0;
   const launch = (): Promise<AppProcess> => AppProcess.launch(++launches, iap, setup);
@@ -153,6 +179,29 @@ export async function runDeviceScenario(iap: IapModule, options: DeviceOptions):
     sim.failNextAfterApplying('createPurchase', IAPErrorCode.SYSTEM_ERROR);
     await app.buy('gems_1200');
     await app.restore();
+    await app.close();
+
+    heading('Launch 4: subscribe to Gem Club (a sandbox month is 1.5 s here); close the app; the period ends');
+    app = await launch();
+    await app.buy('gem_club_monthly');
+    app.noteSubscriptions();
+    await app.close();
+    await untilPeriodEnd(sim);
+
+    heading(`Launch 5: relaunch${options.recovery ? ': the sweep grants the renewal, then a crash before finishPurchase' : ' (no sweep)'}`);
+    if (options.recovery) {
+      await AppProcess.launchAndDie(++launches, iap, setup, 'before-finish',
+        'the renewal\'s grant is committed, the process died before finishPurchase: left so, it blocks the next renewal');
+    } else {
+      app = await launch();
+      await app.close();
+    }
+
+    heading(`Launch 6: relaunch${options.recovery ? ' and launch sweep' : ' (no sweep)'}; the next period ends; restore`);
+    app = await launch();
+    await untilPeriodEnd(sim);
+    await app.restore();
+    app.noteSubscriptions();
     await app.close();
   } finally {
     stopObserving();

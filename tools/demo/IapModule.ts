@@ -14,6 +14,7 @@ export type {
   PurchaseVerifier,
   StoreGateway,
   StoreProduct,
+  SubscriptionVerificationResult,
   SweepReport,
   VerificationResult,
   VerifiedOrder,

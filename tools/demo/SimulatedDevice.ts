@@ -24,6 +24,7 @@ import {
   PurchaseVerifier,
   StoreGateway,
   StoreProduct,
+  SubscriptionVerificationResult,
   SweepReport,
   VerificationResult,
   VerifiedOrder,
@@ -43,6 +44,8 @@ export const DEMO_PRODUCTS: readonly DemoProduct[] = [
   { productId: 'gems_1200', productType: 0, gemsPerUnit: 1200 },
   { productId: 'remove_ads', productType: 1, gemsPerUnit: 0 },
   { productId: 'premium_themes', productType: 1, gemsPerUnit: 0 },
+  // Gem Club: an auto-renewable; every paid period gives its gem bonus once.
+  { productId: 'gem_club_monthly', productType: 2, gemsPerUnit: 300 },
 ];
 
 export function demoProduct(productId: string): DemoProduct | undefined {
@@ -59,13 +62,17 @@ export function peekOrderId(jwsOrPurchaseData: string): string {
   try {
     let jws = jwsOrPurchaseData;
     if (jws.startsWith('{')) {
-      const data = JSON.parse(jws) as { jwsPurchaseOrder?: unknown };
-      jws = typeof data.jwsPurchaseOrder === 'string' ? data.jwsPurchaseOrder : '';
+      const data = JSON.parse(jws) as { jwsPurchaseOrder?: unknown; jwsSubscriptionStatus?: unknown };
+      jws = typeof data.jwsPurchaseOrder === 'string' ? data.jwsPurchaseOrder :
+        typeof data.jwsSubscriptionStatus === 'string' ? data.jwsSubscriptionStatus : '';
     }
     const payload = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
       purchaseOrderId?: unknown;
+      lastSubscriptionStatus?: { lastPurchaseOrder?: { purchaseOrderId?: unknown } };
     };
-    return typeof payload.purchaseOrderId === 'string' ? payload.purchaseOrderId : '';
+    // A subscription status: its latest period names it.
+    const id = payload.purchaseOrderId ?? payload.lastSubscriptionStatus?.lastPurchaseOrder?.purchaseOrderId;
+    return typeof id === 'string' ? id : '';
   } catch {
     return '';
   }
@@ -279,6 +286,22 @@ class ProcessVerifier implements PurchaseVerifier {
     );
     return result;
   }
+
+  async verifySubscription(purchaseData: string, jws: string): Promise<SubscriptionVerificationResult> {
+    if (!this.life.alive) return never<SubscriptionVerificationResult>();
+    let result: SubscriptionVerificationResult;
+    try {
+      result = await this.inner.verifySubscription(purchaseData, jws);
+    } catch (e) {
+      if (!this.life.alive) return never<SubscriptionVerificationResult>();
+      this.timeline.note(this.actor, `verify subscription status → unavailable (${e instanceof Error ? e.message : String(e)}); kept pending`);
+      throw e;
+    }
+    if (!this.life.alive) return never<SubscriptionVerificationResult>();
+    this.timeline.note(this.actor, result.isValid ? 'verify subscription status → valid' :
+      `verify subscription status → REJECTED (${result.reason})`);
+    return result;
+  }
 }
 
 /**
@@ -352,6 +375,11 @@ export interface DeviceSetup {
   /** false: an app without the recovery loop (it never sweeps for unfinished orders), to show what is lost. */
   recovery: boolean;
   timeline: TimelineSink;
+  /**
+   * The store's root (PEM): subscription statuses are verified ON THE DEVICE (OnDeviceJwsVerifier) — this branch's
+   * reference server does not verify subscriptions yet; orders still go to the server.
+   */
+  rootPem: string;
 }
 
 /** One launch of the app: a new process, a new engine over the same ledger file. */
@@ -386,7 +414,8 @@ export class AppProcess {
       {
         store: this.store,
         ledger: new iap.RdbDeliveryLedger(setup.context),
-        verifier: new ProcessVerifier(new iap.RemoteVerifier(verifierConfig), this.life, this.actor, setup.timeline),
+        verifier: new ProcessVerifier(AppProcess.verifierOf(iap, verifierConfig, setup.rootPem), this.life, this.actor,
+          setup.timeline),
         granter: new DemoWalletGranter(launch),
         clock: new ProcessClock(this.life),
         logger: new iap.HilogLogger('ZeroLostDemo', `[${this.actor}] `),
@@ -403,6 +432,41 @@ export class AppProcess {
         );
       }
     };
+  }
+
+  /** Orders to the app server; subscription statuses on the device, against the store's pinned root. */
+  private static verifierOf(iap: IapModule, remoteConfig: InstanceType<IapModule['RemoteVerifierConfig']>,
+    rootPem: string): PurchaseVerifier {
+    const remote = new iap.RemoteVerifier(remoteConfig);
+    const onDevice = new iap.OnDeviceJwsVerifier(new iap.OnDeviceJwsVerifierConfig(rootPem), new iap.CryptoKitPort());
+    return {
+      verify: (purchaseData: string, jws: string): Promise<VerificationResult> => remote.verify(purchaseData, jws),
+      verifySubscription: (purchaseData: string, jws: string): Promise<SubscriptionVerificationResult> =>
+        onDevice.verifySubscription(purchaseData, jws),
+    };
+  }
+
+  /**
+   * Starts a process that is killed at `point` during its launch sweep (e.g. before finishing a renewal it just
+   * granted). Resolves once it is dead.
+   */
+  static async launchAndDie(launch: number, iap: IapModule, setup: DeviceSetup, point: KillPoint, reason: string): Promise<void> {
+    const app = new AppProcess(launch, iap, setup);
+    app.store.killAt = { point, reason };
+    setup.timeline.note(app.actor, `app starts again: a NEW engine over the SAME ledger file ${iap.RdbDeliveryLedger.DEFAULT_STORE_NAME}`);
+    const started = app.engine.start().then(() => app.engine.recover(iap.SweepTrigger.LAUNCH)).then(() => {
+      throw new Error(`the app was to be killed (${point}) during its launch sweep, but the sweep ended`);
+    });
+    await Promise.race([app.life.died, started]);
+  }
+
+  /** The subscription entitlements as the app shows them. */
+  noteSubscriptions(): void {
+    const now = Date.now();
+    for (const e of this.engine.state.subscriptions) {
+      this.setup.timeline.note(this.actor, `subscription ${e.productId}: ${e.phaseAt(now)}, access ${e.hasAccessAt(now) ? 'yes' : 'no'}, ` +
+        `period ends in ${Math.max(0, e.expiresAt - now)} ms${e.expirationIntent === '7' ? ', renewals BLOCKED by an unfinished period' : ''}`);
+    }
   }
 
   /** Starts the process: the engine opens the ledger and runs its launch sweep (awaited here). */

@@ -21,6 +21,8 @@ export interface OrderFacts {
   gems: number;
   /** True for a non-consumable: it must be owned afterwards. */
   entitlement: boolean;
+  /** False for an order the device verified itself (a subscription period): the server is not expected to record it. */
+  serverVerified?: boolean;
 }
 
 export interface WalletFacts {
@@ -68,7 +70,7 @@ export function computeTally(orders: readonly OrderFacts[], wallet: WalletFacts,
     if (o.ledgerState === undefined || !DELIVERED_STATES.has(o.ledgerState)) {
       problems.push(`order ${id}: granted, but the device ledger says ${o.ledgerState ?? 'nothing'}`);
     }
-    if (o.serverGrants === 0) {
+    if (o.serverGrants === 0 && o.serverVerified !== false) {
       problems.push(`order ${id}: delivered without the app server ever recording it`);
     }
     delivered++;

@@ -45,6 +45,31 @@ export const DEMO_SUBSCRIPTION: ProductDefinition = Object.freeze({
   subscription: { periodUnit: PeriodUnit.MONTH, periodCount: 1, groupId: 'vip', groupLevel: 1 },
 });
 
+/**
+ * The storefront's subscription group "Gem Club" (a monthly and a yearly auto-renewable; the yearly is the higher
+ * level). Not in DEMO_CATALOG: add it where subscriptions are wanted (SUBSCRIPTION_CATALOG).
+ */
+export const GEM_CLUB_MONTHLY: ProductDefinition = Object.freeze({
+  id: 'gem_club_monthly',
+  type: ProductType.AUTORENEWABLE,
+  name: 'Gem Club Monthly',
+  description: 'A daily gem bonus, renewed monthly',
+  priceFen: 1200,
+  subscription: { periodUnit: PeriodUnit.MONTH, periodCount: 1, groupId: 'gem_club', groupLevel: 2 },
+});
+
+export const GEM_CLUB_YEARLY: ProductDefinition = Object.freeze({
+  id: 'gem_club_yearly',
+  type: ProductType.AUTORENEWABLE,
+  name: 'Gem Club Yearly',
+  description: 'A daily gem bonus, renewed yearly',
+  priceFen: 12800,
+  subscription: { periodUnit: PeriodUnit.YEAR, periodCount: 1, groupId: 'gem_club', groupLevel: 1 },
+});
+
+/** DEMO_CATALOG plus the Gem Club subscription group. */
+export const SUBSCRIPTION_CATALOG: readonly ProductDefinition[] = Object.freeze([...DEMO_CATALOG, GEM_CLUB_MONTHLY, GEM_CLUB_YEARLY]);
+
 const DAY_MS = 86_400_000;
 
 /** Length of one subscription period in ms (month = 30 days, year = 365 days; minutes are reserved). */

@@ -497,8 +497,155 @@ describe('auto-renewable subscriptions', () => {
     await rejectsWith(s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 }), IAPErrorCode.PRODUCT_OWNED);
     const active = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.CURRENT_ENTITLEMENT });
     assert.equal(active.purchaseDataList.length, 1);
+    // The blocked renewal turned auto-renew off; the user turns it on again: the period's end charges a renewal
+    // (a new, unfinished order of the same token).
+    s.resumeSubscription(sub.subscriptionId);
+    clock.t += 31 * 86_400_000;
+    const renewed = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+    assert.equal(renewed.purchaseDataList.length, 1);
+    const renewal = verified<SubGroupStatusPayload>(renewed.purchaseDataList[0]).lastSubscriptionStatus?.lastPurchaseOrder;
+    assert.ok(renewal && renewal.purchaseOrderId !== order.purchaseOrderId && renewal.purchaseToken === order.purchaseToken);
+    await s.finishPurchase(CTX, { productType: 2, purchaseToken: renewal.purchaseToken, purchaseOrderId: renewal.purchaseOrderId });
+    s.cancelSubscription(sub.subscriptionId);
     clock.t += 31 * 86_400_000;
     assert.equal((await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.CURRENT_ENTITLEMENT })).purchaseDataList.length, 0);
+  });
+
+  const statusOf = (purchaseData: string) => {
+    const last = verified<SubGroupStatusPayload>(purchaseData).lastSubscriptionStatus;
+    assert.ok(last);
+    return last;
+  };
+  const finishAll = async (s: IapSimulator): Promise<number> => {
+    let n = 0;
+    for (const o of s.unfinishedOrders()) {
+      await s.finishPurchase(CTX, { productType: o.productType, purchaseToken: o.purchaseToken, purchaseOrderId: o.purchaseOrderId });
+      n++;
+    }
+    return n;
+  };
+  const yearly = {
+    ...DEMO_SUBSCRIPTION,
+    id: 'vip_yearly',
+    name: 'VIP Yearly',
+    priceFen: 15000,
+    subscription: { ...DEMO_SUBSCRIPTION.subscription!, periodUnit: 3, groupLevel: 0 },
+  };
+
+  test('time machine (10 s = 1 day): a monthly renews every 300 s, each renewal a new order dated at the period end', async () => {
+    const clock = new ManualClock();
+    const s = sim({ clock, catalog, subscriptionDayMs: 10_000 });
+    const start = clock.t;
+    const r = await s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 });
+    assert.equal(statusOf(r.purchaseData).expiresTime, start + 300_000);
+    assert.equal(statusOf(r.purchaseData).lastPurchaseOrder?.duration, 'P1M');
+    await finishAll(s);
+    for (let period = 1; period <= 3; period++) {
+      clock.t = start + period * 300_000;
+      const page = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+      const last = statusOf(page.purchaseDataList[0]);
+      assert.equal(last.status, '1');
+      assert.equal(last.expiresTime, start + (period + 1) * 300_000);
+      assert.equal(last.lastPurchaseOrder?.purchaseTime, start + period * 300_000);
+      assert.equal(last.recentPurchaseOrderList?.length, period + 1);
+      assert.equal(last.renewalInfo?.renewalTime, last.expiresTime);
+      assert.equal(await finishAll(s), 1);
+    }
+  });
+
+  test('an unfinished period blocks the renewal: expirationIntent "7", and the subscription lapses', async () => {
+    const clock = new ManualClock();
+    const s = sim({ clock, catalog, subscriptionDayMs: 10_000 });
+    const start = clock.t;
+    await s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 });
+    clock.t = start + 300_000;
+    const page = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+    const last = statusOf(page.purchaseDataList[0]);
+    assert.equal(last.status, '2');
+    assert.equal(last.renewalInfo?.expirationIntent, '7');
+    assert.equal(last.renewalInfo?.autoRenewStatusCode, '0');
+    assert.equal(last.recentPurchaseOrderList?.length, 1, 'no renewal was charged');
+    assert.equal(s.audit().filter((e) => e.fn === 'renewalBlocked').length, 1);
+    // Still blocked for a new purchase until the old order is finished.
+    await rejectsWith(s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 }), IAPErrorCode.SYSTEM_ERROR);
+    await finishAll(s);
+    const again = await s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 });
+    assert.notEqual(statusOf(again.purchaseData).subGroupGenerationId, last.subGroupGenerationId, 'a new generation');
+  });
+
+  test('billing retry: a failed charge is status "3" with hasInBillingRetryPeriod; fixing it renews from now', async () => {
+    const clock = new ManualClock();
+    const s = sim({ clock, catalog, subscriptionDayMs: 10_000 });
+    const start = clock.t;
+    await s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 });
+    await finishAll(s);
+    const sub = s.subscriptionList()[0];
+    s.setChargeFails(sub.subscriptionId, true);
+    clock.t = start + 310_000;
+    const entitled = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.CURRENT_ENTITLEMENT });
+    const retry = statusOf(entitled.purchaseDataList[0]);
+    assert.equal(retry.status, '3');
+    assert.equal(retry.renewalInfo?.hasInBillingRetryPeriod, true);
+    assert.equal(retry.renewalInfo?.expirationIntent, '4');
+    const recovered = s.setChargeFails(sub.subscriptionId, false);
+    assert.ok(recovered && !recovered.finished);
+    const page = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+    const back = statusOf(page.purchaseDataList[0]);
+    assert.equal(back.status, '1');
+    assert.equal(back.expiresTime, clock.t + 300_000);
+    s.setChargeFails(sub.subscriptionId, true);
+    await finishAll(s);
+    clock.t += 300_000;
+    s.endBillingRetry(sub.subscriptionId);
+    const ended = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.CURRENT_ENTITLEMENT });
+    assert.equal(ended.purchaseDataList.length, 0);
+  });
+
+  test('an upgrade within the group takes effect at once, in the same generation; the old one goes to the history', async () => {
+    const clock = new ManualClock();
+    const s = sim({ clock, catalog: [...catalog, yearly], subscriptionDayMs: 10_000 });
+    const first = statusOf((await s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 })).purchaseData);
+    // Blocked while the monthly period is unfinished.
+    await rejectsWith(s.createPurchase(CTX, { productId: 'vip_yearly', productType: 2 }), IAPErrorCode.SYSTEM_ERROR);
+    await finishAll(s);
+    clock.t += 100_000;
+    const up = await s.createPurchase(CTX, { productId: 'vip_yearly', productType: 2 });
+    const payload = verified<SubGroupStatusPayload>(up.purchaseData);
+    const last = payload.lastSubscriptionStatus;
+    assert.equal(last?.subGroupGenerationId, first.subGroupGenerationId);
+    assert.equal(last?.lastPurchaseOrder?.productId, 'vip_yearly');
+    assert.equal(last?.expiresTime, clock.t + 3_650_000);
+    assert.equal(payload.historySubscriptionStatusList?.length, 1);
+    assert.equal(payload.historySubscriptionStatusList?.[0].status, '2');
+    assert.equal(payload.historySubscriptionStatusList?.[0].expiresTime, clock.t);
+    await rejectsWith(s.createPurchase(CTX, { productId: 'vip_yearly', productType: 2 }), IAPErrorCode.SYSTEM_ERROR);
+    await finishAll(s);
+    await rejectsWith(s.createPurchase(CTX, { productId: 'vip_yearly', productType: 2 }), IAPErrorCode.PRODUCT_OWNED);
+  });
+
+  test('a refund revokes the subscription (status "5"); the sandbox stops after 5 renewals', async () => {
+    const clock = new ManualClock();
+    const s = sim({ clock, catalog, subscriptionDayMs: 10_000, maxAutoRenewals: 5 });
+    const start = clock.t;
+    const bought = statusOf((await s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 })).purchaseData);
+    await finishAll(s);
+    for (let i = 1; i <= 7; i++) {
+      clock.t = start + i * 300_000 + 1;
+      await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+      await finishAll(s);
+    }
+    const sub = s.subscriptionList()[0];
+    assert.equal(sub.orderIds.length, 6, '6 periods in total');
+    assert.equal(sub.expirationIntent, '1');
+    const s2 = sim({ clock, catalog, subscriptionDayMs: 10_000 });
+    await s2.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 });
+    await finishAll(s2);
+    s2.refund(s2.subscriptionList()[0].orderIds[0]);
+    const page = await s2.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.ALL });
+    const revoked = statusOf(page.purchaseDataList[0]);
+    assert.equal(revoked.status, '5');
+    assert.ok(revoked.lastPurchaseOrder?.revocationTime);
+    assert.ok(bought.purchaseToken.length > 0);
   });
 });
 

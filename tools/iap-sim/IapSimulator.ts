@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import { BusinessError } from '../node-kits/BasicServicesKit';
 import { createTestPki, TestPki, TestPkiJson, loadTestPki } from '../testing/TestPki';
-import { DEMO_CATALOG, ProductDefinition, periodIso, periodMs, toProduct } from './Catalog';
+import { DEMO_CATALOG, ProductDefinition, SubscriptionTerms, periodIso, periodMs, toProduct } from './Catalog';
 import { CallFacts, FaultPlan, FaultRule, IapFunction } from './FaultPlan';
 import { Prng, newGenerationId, newPurchaseOrderId, newPurchaseToken, newSubscriptionId } from './Identifiers';
 import { kitError, parameterError } from './KitErrors';
@@ -75,6 +75,8 @@ interface SimulatorStateJson {
   minCallIntervalMs: number;
   sandboxNonConsumableQuirk: boolean;
   approveRefundRequests: boolean;
+  subscriptionDayMs?: number;
+  maxAutoRenewals?: number;
   seq: number;
   prngSeed: number;
   orders: OrderRecord[];
@@ -90,6 +92,7 @@ const MAX_PRODUCT_IDS = 200;
 const MAX_ORDER_ID_LENGTH = 256;
 const MAX_DEVELOPER_PAYLOAD = 256;
 const MAX_QUANTITY = 10;
+const DAY_MS = 86_400_000;
 
 
 const isProductType = (v: unknown): v is ProductType =>
@@ -140,6 +143,8 @@ export class IapSimulator {
   private readonly sandboxNonConsumableQuirk: boolean;
   private approveRefundRequests: boolean;
   private persistTo: string | undefined;
+  private readonly dayMs: number;
+  private readonly maxAutoRenewals: number;
 
   private seq = 0;
   private readonly orderList: OrderRecord[] = [];
@@ -182,6 +187,8 @@ export class IapSimulator {
     this.sandboxNonConsumableQuirk = options.sandboxNonConsumableQuirk ?? false;
     this.approveRefundRequests = options.approveRefundRequests ?? true;
     this.persistTo = options.persistTo;
+    this.dayMs = options.subscriptionDayMs ?? DAY_MS;
+    this.maxAutoRenewals = options.maxAutoRenewals ?? Number.POSITIVE_INFINITY;
   }
 
   /** A simulator signing with `options.pki` or the process-wide shared test PKI. */
@@ -537,9 +544,130 @@ export class IapSimulator {
     order.subscriptionId = sub.subscriptionId;
     order.durationTypeCode = '0';
     sub.orderIds.push(order.purchaseOrderId);
-    sub.expiresTime = Math.max(sub.expiresTime, this.clock.now()) + periodMs(def.subscription);
+    sub.expiresTime = Math.max(sub.expiresTime, this.clock.now()) + this.periodOf(def.subscription);
     this.operatorEntry('renewSubscription', { productId: sub.productId, purchaseOrderId: order.purchaseOrderId }, order);
     return IapSimulator.view(order);
+  }
+
+  /**
+   * The time machine: every subscription whose period ended by now renews (a new order dated at the period's end),
+   * unless its latest order was never finished (documented: the renewal cannot be charged; autoRenew stops,
+   * expirationIntent "7"), auto-renew is off (it expires), the charge fails (billing retry, status "3",
+   * expirationIntent "4") or the sandbox's renewal count is used up. Runs before every kit call; call it after
+   * moving the clock to see the store's state without a kit call.
+   */
+  advanceSubscriptions(): void {
+    const now = this.clock.now();
+    for (const sub of this.subscriptions) {
+      while (!sub.revoked && sub.autoRenew && !sub.billingRetry && sub.switchedTo === undefined && sub.expiresTime <= now) {
+        const def = this.catalog.get(sub.productId);
+        const last = this.requireOrder(sub.orderIds[sub.orderIds.length - 1]);
+        if (!def?.subscription) break;
+        if (last.finishTime === undefined && last.revocationTime === undefined) {
+          sub.autoRenew = false;
+          sub.expirationIntent = '7';
+          this.operatorEntry('renewalBlocked', { productId: sub.productId, purchaseOrderId: last.purchaseOrderId }, last);
+          break;
+        }
+        if ((sub.renewals ?? 0) >= this.maxAutoRenewals) {
+          sub.autoRenew = false;
+          sub.expirationIntent = '1';
+          break;
+        }
+        if (sub.chargeFails) {
+          sub.billingRetry = true;
+          sub.expirationIntent = '4';
+          this.operatorEntry('billingRetry', { productId: sub.productId });
+          break;
+        }
+        const periodEnd = sub.expiresTime;
+        const order = this.newOrder(def, 1, last.developerPayload, 'pay', sub.purchaseToken);
+        order.purchaseTime = periodEnd;
+        order.subscriptionId = sub.subscriptionId;
+        order.durationTypeCode = '0';
+        sub.orderIds.push(order.purchaseOrderId);
+        sub.expiresTime = periodEnd + this.periodOf(def.subscription);
+        sub.renewals = (sub.renewals ?? 0) + 1;
+        this.operatorEntry('autoRenew', { productId: sub.productId, purchaseOrderId: order.purchaseOrderId }, order);
+      }
+    }
+  }
+
+  /** The user turns auto-renew off (showManagedSubscriptions): the subscription expires at the end of its period. */
+  cancelSubscription(subscriptionId: string): void {
+    const sub = this.requireSubscription(subscriptionId);
+    this.advanceSubscriptions();
+    sub.autoRenew = false;
+    sub.expirationIntent = '1';
+    this.operatorEntry('cancelSubscription', { productId: sub.productId });
+  }
+
+  /** The user turns auto-renew back on before the period ends. */
+  resumeSubscription(subscriptionId: string): void {
+    const sub = this.requireSubscription(subscriptionId);
+    this.advanceSubscriptions();
+    if (sub.expiresTime > this.clock.now() && !sub.revoked) {
+      sub.autoRenew = true;
+      delete sub.expirationIntent;
+    }
+    this.operatorEntry('resumeSubscription', { productId: sub.productId });
+  }
+
+  /**
+   * Renewal charges fail (`fails` true) or succeed again. Clearing it during billing retry charges the renewal now
+   * (billing recovery): a new order, the next period starting now.
+   */
+  setChargeFails(subscriptionId: string, fails: boolean): OrderView | undefined {
+    const sub = this.requireSubscription(subscriptionId);
+    this.advanceSubscriptions();
+    sub.chargeFails = fails;
+    let recovered: OrderRecord | undefined;
+    if (!fails && sub.billingRetry && !sub.revoked) {
+      const def = this.catalog.get(sub.productId);
+      if (def?.subscription) {
+        const last = this.requireOrder(sub.orderIds[sub.orderIds.length - 1]);
+        recovered = this.newOrder(def, 1, last.developerPayload, 'pay', sub.purchaseToken);
+        recovered.subscriptionId = sub.subscriptionId;
+        recovered.durationTypeCode = '0';
+        sub.orderIds.push(recovered.purchaseOrderId);
+        sub.expiresTime = this.clock.now() + this.periodOf(def.subscription);
+        sub.billingRetry = false;
+        delete sub.expirationIntent;
+      }
+    }
+    this.operatorEntry('setChargeFails', { productId: sub.productId, purchaseOrderId: recovered?.purchaseOrderId }, recovered);
+    return recovered ? IapSimulator.view(recovered) : undefined;
+  }
+
+  /** The store gives up retrying the charge: the subscription expires (status "2"). */
+  endBillingRetry(subscriptionId: string): void {
+    const sub = this.requireSubscription(subscriptionId);
+    this.advanceSubscriptions();
+    sub.billingRetry = false;
+    sub.autoRenew = false;
+    sub.expirationIntent = '4';
+    this.operatorEntry('endBillingRetry', { productId: sub.productId });
+  }
+
+  /** The subscription of a subscription order, or the latest one of a product. */
+  subscriptionOf(productIdOrOrderId: string): SubscriptionRecord | undefined {
+    this.advanceSubscriptions();
+    const order = this.ordersById.get(productIdOrOrderId);
+    const found = order?.subscriptionId !== undefined ?
+      this.subscriptions.find((s) => s.subscriptionId === order.subscriptionId) :
+      [...this.subscriptions].reverse().find((s) => s.productId === productIdOrOrderId);
+    return found ? { ...found, orderIds: [...found.orderIds] } : undefined;
+  }
+
+  private requireSubscription(subscriptionId: string): SubscriptionRecord {
+    const sub = this.subscriptions.find((s) => s.subscriptionId === subscriptionId);
+    if (!sub) throw new Error(`No subscription ${subscriptionId}`);
+    return sub;
+  }
+
+  /** One period of `terms` on the subscription clock (the sandbox time machine shortens days). */
+  private periodOf(terms: SubscriptionTerms): number {
+    return (periodMs(terms) / DAY_MS) * this.dayMs;
   }
 
   /** Forged purchaseData of the given kind (for tests that the app refuses it). */
@@ -651,6 +779,8 @@ export class IapSimulator {
       minCallIntervalMs: this.minCallIntervalMs,
       sandboxNonConsumableQuirk: this.sandboxNonConsumableQuirk,
       approveRefundRequests: this.approveRefundRequests,
+      subscriptionDayMs: this.dayMs,
+      maxAutoRenewals: Number.isFinite(this.maxAutoRenewals) ? this.maxAutoRenewals : undefined,
       seq: this.seq,
       prngSeed: this.prng.seed,
       orders: this.orderList.map((o) => ({ ...o })),
@@ -680,6 +810,8 @@ export class IapSimulator {
       minCallIntervalMs: json.minCallIntervalMs,
       sandboxNonConsumableQuirk: json.sandboxNonConsumableQuirk,
       approveRefundRequests: json.approveRefundRequests,
+      subscriptionDayMs: json.subscriptionDayMs,
+      maxAutoRenewals: json.maxAutoRenewals,
       seed: json.prngSeed,
       clock: options.clock,
       latencyMs: options.latencyMs,
@@ -740,6 +872,7 @@ export class IapSimulator {
       fault = this.faults.take({ fn, ...facts });
       if (fault && !fault.applied) throw IapSimulator.faultError(fault);
       this.throttle(fn, arrival, facts.continued === true);
+      this.advanceSubscriptions();
       result = body(ctx);
     } catch (e) {
       const err = e instanceof BusinessError ? e : kitError(IAPErrorCode.SYSTEM_ERROR, String(e));
@@ -856,27 +989,36 @@ export class IapSimulator {
           throw kitError(IAPErrorCode.PRODUCT_OWNED);
         }
         break;
-      case ProductType.AUTORENEWABLE:
-        this.checkSubscriptionGroup(def);
-        break;
     }
+    let switchFrom: SubscriptionRecord | undefined;
+    if (productType === ProductType.AUTORENEWABLE) switchFrom = this.checkSubscriptionGroup(def);
     if (outcome === 'cancel') throw kitError(IAPErrorCode.USER_CANCELED);
     const dev = developerPayload === undefined ? undefined : developerPayload.slice(0, MAX_DEVELOPER_PAYLOAD);
     if (productType !== ProductType.AUTORENEWABLE) return this.newOrder(def, quantity, dev, outcome);
-    return this.newSubscription(def, dev, outcome);
+    return this.newSubscription(def, dev, outcome, switchFrom);
   }
 
-  private checkSubscriptionGroup(def: ProductDefinition): void {
+  /**
+   * An unfinished order anywhere in the group blocks every purchase and switch in it; the same product while in
+   * effect is owned; another product of the group while one is in effect is a switch (upgrade or downgrade,
+   * modelled as taking effect at once). Returns the subscription switched from.
+   */
+  private checkSubscriptionGroup(def: ProductDefinition): SubscriptionRecord | undefined {
     const groupId = def.subscription?.groupId;
     const now = this.clock.now();
+    let switchFrom: SubscriptionRecord | undefined;
     for (const sub of this.subscriptions.filter((s) => s.subGroupId === groupId && !s.revoked)) {
       const orders = sub.orderIds.map((id) => this.requireOrder(id)).filter((o) => this.isLive(o));
       if (orders.some((o) => o.finishTime === undefined && o.revocationTime === undefined)) {
         // FAQ: an unfinished subscription order blocks the group with this detail, as SYSTEM_ERROR.
         throw kitError(IAPErrorCode.SYSTEM_ERROR, 'IAP_RESPONSE_RESULT_NOT_SHIP_CONFIRM');
       }
-      if (sub.expiresTime > now) throw kitError(IAPErrorCode.PRODUCT_OWNED);
+      if (sub.switchedTo === undefined && (sub.expiresTime > now || sub.billingRetry)) {
+        if (sub.productId === def.id) throw kitError(IAPErrorCode.PRODUCT_OWNED);
+        switchFrom = sub;
+      }
     }
+    return switchFrom;
   }
 
   private newOrder(
@@ -909,7 +1051,12 @@ export class IapSimulator {
     return order;
   }
 
-  private newSubscription(def: ProductDefinition, developerPayload: string | undefined, outcome: PurchaseOutcome): OrderRecord {
+  private newSubscription(
+    def: ProductDefinition,
+    developerPayload: string | undefined,
+    outcome: PurchaseOutcome,
+    switchFrom?: SubscriptionRecord,
+  ): OrderRecord {
     const terms = def.subscription;
     if (!terms) throw kitError(IAPErrorCode.INVALID_PRODUCT, `${def.id} has no subscription terms.`);
     const now = this.clock.now();
@@ -917,12 +1064,13 @@ export class IapSimulator {
     const sub: SubscriptionRecord = {
       seq,
       subscriptionId: newSubscriptionId(this.prng, seq),
-      subGroupGenerationId: newGenerationId(this.prng),
+      // A switch stays in the same generation of the group; a purchase after it lapsed starts a new one.
+      subGroupGenerationId: switchFrom?.subGroupGenerationId ?? newGenerationId(this.prng),
       subGroupId: terms.groupId,
       productId: def.id,
       purchaseToken: newPurchaseToken(this.prng, now),
       startTime: now,
-      expiresTime: now + periodMs(terms),
+      expiresTime: now + this.periodOf(terms),
       orderIds: [],
       autoRenew: true,
       revoked: false,
@@ -932,6 +1080,12 @@ export class IapSimulator {
     order.durationTypeCode = '0';
     sub.orderIds.push(order.purchaseOrderId);
     this.subscriptions.push(sub);
+    if (switchFrom) {
+      switchFrom.switchedTo = sub.subscriptionId;
+      switchFrom.autoRenew = false;
+      switchFrom.billingRetry = false;
+      switchFrom.expiresTime = Math.min(switchFrom.expiresTime, now);
+    }
     return order;
   }
 
@@ -1002,7 +1156,7 @@ export class IapSimulator {
       subGroupGenerationId: sub.subGroupGenerationId,
       subscriptionId: sub.subscriptionId,
       purchaseToken: sub.purchaseToken,
-      status: sub.revoked ? '5' : sub.expiresTime > now ? '1' : '2',
+      status: sub.revoked ? '5' : sub.expiresTime > now ? '1' : sub.billingRetry ? '3' : '2',
       expiresTime: sub.expiresTime,
       recentPurchaseOrderList: [...payloads].reverse(),
       renewalInfo: {
@@ -1010,9 +1164,10 @@ export class IapSimulator {
         subGroupGenerationId: sub.subGroupGenerationId,
         productId: sub.productId,
         autoRenewStatusCode: sub.autoRenew ? '1' : '0',
-        hasInBillingRetryPeriod: false,
+        hasInBillingRetryPeriod: sub.billingRetry === true,
       },
     };
+    if (sub.autoRenew && status.renewalInfo) status.renewalInfo.renewalTime = sub.expiresTime;
     if (payloads.length > 0) status.lastPurchaseOrder = payloads[payloads.length - 1];
     if (sub.expirationIntent !== undefined && status.renewalInfo) status.renewalInfo.expirationIntent = sub.expirationIntent;
     return status;
@@ -1025,6 +1180,7 @@ export class IapSimulator {
       applicationId: this.app.applicationId,
       packageName: this.app.packageName,
       subGroupId: sub.subGroupId,
+      signedTime: now,
       lastSubscriptionStatus: this.subscriptionStatus(sub, now),
       historySubscriptionStatusList: history.map((s) => this.subscriptionStatus(s, now)),
     };
@@ -1043,7 +1199,8 @@ export class IapSimulator {
           (queryType === PurchaseQueryType.UNFINISHED && orders.some((o) => o.finishTime === undefined)) ||
           (queryType === PurchaseQueryType.CURRENT_ENTITLEMENT &&
             !sub.revoked &&
-            sub.expiresTime > now &&
+            sub.switchedTo === undefined &&
+            (sub.expiresTime > now || sub.billingRetry === true) &&
             orders.some((o) => o.purchaseTime !== undefined));
         if (include) items.push({ seq: sub.seq, render: () => this.purchaseDataFor(orders[orders.length - 1]) });
       }

@@ -203,6 +203,8 @@ export interface SubGroupStatusPayload {
   applicationId: string;
   packageName: string;
   subGroupId: string;
+  /** UTC ms the status was signed (the certificates are checked at it). */
+  signedTime: number;
   lastSubscriptionStatus?: SubscriptionStatus;
   historySubscriptionStatusList?: SubscriptionStatus[];
 }

@@ -57,6 +57,17 @@ export interface SimulatorOptions {
   approveRefundRequests?: boolean;
   /** Save the state to this JSON file after every change. */
   persistTo?: string;
+  /**
+   * Length of one subscription "day" in ms. Default 86 400 000 (real time); the sandbox time machine is 10 000
+   * (10 s = 1 day, so a monthly product renews every 300 s). Renewals, expiry and billing retry happen as the
+   * clock passes a period's end, evaluated at every kit call and operator action.
+   */
+  subscriptionDayMs?: number;
+  /**
+   * How many automatic renewals a subscription gets before it stops renewing (the sandbox renews a first purchase
+   * 5 times: 6 periods in total). Default unlimited.
+   */
+  maxAutoRenewals?: number;
 }
 
 /** One order in the store. Times are the simulator clock's ms. */
@@ -101,6 +112,14 @@ export interface SubscriptionRecord {
   revoked: boolean;
   /** Why it stopped renewing ("7" = an undelivered order blocked the renewal). */
   expirationIntent?: string;
+  /** The renewal charge failed and the store is retrying it (status "3"). */
+  billingRetry?: boolean;
+  /** Operator: renewal charges fail (a card that is declined) until cleared. */
+  chargeFails?: boolean;
+  /** Automatic renewals so far. */
+  renewals?: number;
+  /** Replaced by a switch (upgrade / downgrade) to another product of the group. */
+  switchedTo?: string;
 }
 
 /** Read-only view of an order with its derived states. */

@@ -3,7 +3,9 @@
 // ArkTS-friendly types (strings, numbers, booleans, arrays, classes) over tools/iap-sim/IapSimulator.ts; the
 // `iap` calls the engine makes through `@kit.IAPKit` reach the same simulator.
 import { currentSimulator, resetSimulator } from '../iap-sim/CurrentSimulator';
-import { FORGERY_KINDS, ForgeryKind, IapSimulator, OrderView, AuditEntry } from '../iap-sim/IapSimulator';
+import { FORGERY_KINDS, ForgeryKind, IapSimulator, OrderView, AuditEntry, SubscriptionRecord, sharedTestPki } from '../iap-sim/IapSimulator';
+import { SUBSCRIPTION_CATALOG } from '../iap-sim/Catalog';
+import { createTestPki, TestPki } from './TestPki';
 import { IAP_FUNCTIONS, IapFunction } from '../iap-sim/FaultPlan';
 
 export interface SimulatorSetup {
@@ -17,6 +19,32 @@ export interface SimulatorSetup {
   seed?: number;
   signedIn?: boolean;
   countryCode?: string;
+  /** Sell the Gem Club subscriptions too (gem_club_monthly, gem_club_yearly). */
+  subscriptions?: boolean;
+  /** Subscription "day" in ms: 10000 is the sandbox time machine (10 s = 1 day). Default real days. */
+  subscriptionDayMs?: number;
+  /** The store's clock (give the engine's manual clock so both agree); default Date.now. */
+  clock?: SimulatorClock;
+}
+
+/** What the store reads the time from. */
+export interface SimulatorClock {
+  now(): number;
+}
+
+/** One subscription in the store. */
+export interface SimulatedSubscription {
+  subscriptionId: string;
+  subGroupGenerationId: string;
+  subGroupId: string;
+  productId: string;
+  expiresTime: number;
+  autoRenew: boolean;
+  revoked: boolean;
+  billingRetry: boolean;
+  /** '' when none. */
+  expirationIntent: string;
+  orderIds: string[];
 }
 
 export interface SimulatedOrder {
@@ -124,8 +152,64 @@ function toCall(e: AuditEntry): SimulatedCall {
   };
 }
 
+function toSubscription(s: SubscriptionRecord): SimulatedSubscription {
+  return {
+    subscriptionId: s.subscriptionId,
+    subGroupGenerationId: s.subGroupGenerationId,
+    subGroupId: s.subGroupId,
+    productId: s.productId,
+    expiresTime: s.expiresTime,
+    autoRenew: s.autoRenew,
+    revoked: s.revoked,
+    billingRetry: s.billingRetry === true,
+    expirationIntent: s.expirationIntent ?? '',
+    orderIds: [...s.orderIds],
+  };
+}
+
+let foreignPki: Promise<TestPki> | undefined;
+
 export class IapSimulatorControl {
   constructor(private readonly sim: IapSimulator) {}
+
+  /** Renewals, expiry and billing retry up to the store clock's now (also done before every kit call). */
+  advanceSubscriptions(): void {
+    this.sim.advanceSubscriptions();
+  }
+
+  /** Subscriptions in the store, oldest first. */
+  subscriptions(): SimulatedSubscription[] {
+    this.sim.advanceSubscriptions();
+    return this.sim.subscriptionList().map(toSubscription);
+  }
+
+  cancelSubscription(subscriptionId: string): void {
+    this.sim.cancelSubscription(subscriptionId);
+  }
+
+  resumeSubscription(subscriptionId: string): void {
+    this.sim.resumeSubscription(subscriptionId);
+  }
+
+  /** Renewal charges fail (billing retry) or succeed again (charging the renewal now during billing retry). */
+  setChargeFails(subscriptionId: string, fails: boolean): void {
+    this.sim.setChargeFails(subscriptionId, fails);
+  }
+
+  endBillingRetry(subscriptionId: string): void {
+    this.sim.endBillingRetry(subscriptionId);
+  }
+
+  /** A compact JWS of `payloadJson` signed by the store's own chain (genuine), for hand-made vectors. */
+  signWithStoreChain(payloadJson: string): string {
+    return this.sim.pki.signJws(JSON.parse(payloadJson) as object);
+  }
+
+  /** The same, signed by an unrelated chain (a forgery). */
+  async signWithForeignChain(payloadJson: string): Promise<string> {
+    if (!foreignPki) foreignPki = createTestPki({ subjectPrefix: 'Foreign subscription' });
+    return (await foreignPki).signJws(JSON.parse(payloadJson) as object);
+  }
 
   get applicationId(): string {
     return this.sim.applicationId;
@@ -272,6 +356,10 @@ export async function resetIapSimulator(setup?: SimulatorSetup): Promise<IapSimu
     latencyMs: s.latencyMs,
     seed: s.seed,
     account: { signedIn: s.signedIn ?? true, countryCode: s.countryCode ?? 'CN' },
+    catalog: s.subscriptions === true ? SUBSCRIPTION_CATALOG : undefined,
+    subscriptionDayMs: s.subscriptionDayMs,
+    clock: s.clock,
+    pki: await sharedTestPki(),
   });
   return new IapSimulatorControl(sim);
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { ROOT } from '../check/EtsProject';
 import * as x509 from '@peculiar/x509';
 import { createTestPki, IAP_LEAF_OID, signCompactJws, TestPki } from '../testing/TestPki';
+import { subscriptionVectors } from '../testing/SubscriptionVectors';
 import { CliResult, runCli } from './VerifyJws';
 
 const APP_ID = '5765880207854169737';
@@ -245,5 +246,29 @@ describe('npm run verify-jws', () => {
     assert.equal(reasonOf(result), 'revoked');
     const empty = file('not-revoked.jws', pki.signJws({ ...order(now), purchaseOrderRevocationReasonCode: '' }));
     assert.equal((await verify(empty)).exitCode, 0, 'an empty code means not revoked');
+  });
+
+  it('takes subscription purchaseData: the shared vectors get the verdict of the engine and the app server', async () => {
+    const vectors = await subscriptionVectors(pki, { appId: APP_ID, environment: 'SANDBOX', now });
+    // The CLI knows no catalog: the two vectors about the catalog's products are the engine's to reject.
+    const catalogOnly = new Set(['unknown-subscription-product', 'consumable-in-status']);
+    const wrong: string[] = [];
+    let n = 0;
+    for (const v of vectors) {
+      if (catalogOnly.has(v.name) || !v.purchaseData.includes('"type":2')) continue;
+      n++;
+      const result = await verify(file(`${v.name}.json`, v.purchaseData), '--app-id', APP_ID, '--environment', 'SANDBOX');
+      const got = result.exitCode === 0 ? `valid ${/\) (\S+),/.exec(result.stderr)?.[1] ?? '?'}` : reasonOf(result);
+      const expected = v.expected.verdict === 'valid' ? `valid ${v.expected.state}` : v.expected.verdict;
+      if (got !== expected) wrong.push(`${v.name}: expected ${expected}, got ${got} (${result.stderr.trim()})`);
+    }
+    assert.ok(n > 25, `${n} subscription vectors`);
+    assert.deepEqual(wrong, []);
+    const active = vectors.find((v) => v.name === 'active-with-renewals');
+    assert.ok(active);
+    const result = await verify(file('active.json', active.purchaseData));
+    assert.equal(result.exitCode, 0);
+    assert.match(result.stderr, /^valid: subscription \S+ \(gem_club_monthly\) active, entitled, expires \S+, periods to grant: \S+ \S+ \S+;/);
+    assert.ok(JSON.parse(result.stdout).lastSubscriptionStatus, 'the SubGroupStatusPayload on stdout');
   });
 });

@@ -2,12 +2,16 @@
 //
 // Runs the ON-DEVICE verification rules (common/iap OnDeviceJwsVerifier over the CryptoKitPort adapter, bundled
 // from the .ets sources with @kit.* mapped to tools/node-kits) on the content of <file>: a bare compact JWS, or a
-// purchaseData JSON (content starting with "{", whose jwsPurchaseOrder is verified). The root is a certificate
+// purchaseData JSON (content starting with "{", whose jwsPurchaseOrder is verified; an auto-renewable's
+// `{"type":2,"jwsSubscriptionStatus":…}` gets the subscription rules and verdict of the engine and the app server). The root is a certificate
 // file, PEM or DER. Only the payload goes to stdout, so `npm run -s verify-jws … | jq` works; verdicts go to stderr.
 //   valid    → exit 0, the payload JSON on stdout, `valid: …` on stderr
 //   rejected → exit 1, one line `rejected: <reason-code> <detail>` on stderr, nothing on stdout. A genuine order
 //              that carries a revocation code is `rejected: revoked`, as the engine never grants it and the app
 //              server answers 422 revoked for it.
+//   subscription → valid: exit 0, the SubGroupStatusPayload on stdout and `valid: subscription <generation>
+//              (<product>) <state>, entitled|not entitled, expires <ISO>, periods to grant: …` on stderr; revoked
+//              (status "5" or the latest period refunded) and every other defect are `rejected: <reason>`
 //   verifier unavailable (crypto provider failure) → exit 3, one line `unavailable: <message>` on stderr
 //   usage error → exit 2, a message on stderr
 // Without --app-id / --environment the applicationId / environment checks are skipped.
@@ -27,10 +31,23 @@ interface OnDeviceJwsVerifierConfigLike {
   applicationId: string;
   environment: string;
 }
+interface SubscriptionVerdictLike {
+  readonly reason: string;
+  readonly detail: string;
+  readonly state: string;
+  readonly entitled: boolean;
+  readonly expiresTime: number;
+  readonly grantedOrderIds: string[];
+  readonly revokedOrderIds: string[];
+}
 interface VerifierModule {
+  SubscriptionVerdict: {
+    of(payload: object, applicationId: string, environment: string, catalog: undefined, nowMs: number): SubscriptionVerdictLike;
+  };
   OnDeviceJwsVerifierConfig: new (pinnedRoot: Uint8Array | string) => OnDeviceJwsVerifierConfigLike;
   OnDeviceJwsVerifier: new (config: OnDeviceJwsVerifierConfigLike, crypto: object) => {
     verify(purchaseData: string, jwsPurchaseOrder: string): Promise<VerificationResultLike>;
+    verifySubscription(purchaseData: string, jwsSubscriptionStatus: string): Promise<VerificationResultLike>;
   };
   CryptoKitPort: new () => object;
   PurchaseDataParser: { isRevoked(payload: object): boolean };
@@ -97,7 +114,7 @@ export function loadVerifierModule(): Promise<VerifierModule> {
         stdin: {
           resolveDir: ROOT,
           contents:
-            "export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, PurchaseDataParser, VerifierUnavailableError } from './common/iap/Index.ets';\n",
+            "export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, PurchaseDataParser, SubscriptionVerdict, VerifierUnavailableError } from './common/iap/Index.ets';\n",
         },
       });
       // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -139,7 +156,9 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
     return { exitCode: 2, stdout: '', stderr: `--root ${args.root}: ${(e as Error).message}\n` };
   }
   const isPurchaseData = content.startsWith('{');
+  const status = isPurchaseData ? subscriptionJwsOf(content) : undefined;
   try {
+    if (status !== undefined) return await verifySubscription(mod, verifier, args, content, status);
     const result = await verifier.verify(isPurchaseData ? content : '', isPurchaseData ? '' : content);
     if (result.isValid && result.payload !== undefined) {
       const p = result.payload as Record<string, unknown>;
@@ -166,6 +185,45 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
     }
     throw e;
   }
+}
+
+/** The jwsSubscriptionStatus of an auto-renewable's purchaseData; undefined for an order's (or unreadable JSON). */
+function subscriptionJwsOf(content: string): string | undefined {
+  try {
+    const data = JSON.parse(content) as { type?: unknown; jwsPurchaseOrder?: unknown; jwsSubscriptionStatus?: unknown };
+    if (data === null || typeof data !== 'object') return undefined;
+    const s = data.jwsSubscriptionStatus;
+    if (data.type === 2 && typeof s !== 'string') return '';
+    return typeof s === 'string' && (data.type === 2 || typeof data.jwsPurchaseOrder !== 'string') ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function verifySubscription(mod: VerifierModule, verifier: InstanceType<VerifierModule['OnDeviceJwsVerifier']>,
+  args: CliArgs, content: string, jws: string): Promise<CliResult> {
+  if (jws.length === 0) {
+    return { exitCode: 1, stdout: '', stderr: 'rejected: malformed-purchase-data an auto-renewable purchaseData has no jwsSubscriptionStatus\n' };
+  }
+  const result = await verifier.verifySubscription(content, jws);
+  if (!result.isValid || result.payload === undefined) {
+    return { exitCode: 1, stdout: '', stderr: `rejected: ${result.reason} ${oneLine(result.detail)}\n` };
+  }
+  const v = mod.SubscriptionVerdict.of(result.payload, args.appId, args.environment, undefined, Date.now());
+  if (v.reason.length > 0) {
+    return { exitCode: 1, stdout: '', stderr: `rejected: ${v.reason} ${oneLine(v.detail)}\n` };
+  }
+  const p = result.payload as { lastSubscriptionStatus?: { subGroupGenerationId?: string; lastPurchaseOrder?: { productId?: string } } };
+  const last = p.lastSubscriptionStatus;
+  const checked = [args.appId ? `app ${args.appId}` : '', args.environment ? args.environment : ''].filter((x) => x);
+  return {
+    exitCode: 0,
+    stdout: `${JSON.stringify(result.payload, null, 2)}\n`,
+    stderr: `valid: subscription ${String(last?.subGroupGenerationId)} (${String(last?.lastPurchaseOrder?.productId)}) ${v.state}, ` +
+      `${v.entitled ? 'entitled' : 'not entitled'}, expires ${new Date(v.expiresTime).toISOString()}, periods to grant: ` +
+      `${v.grantedOrderIds.join(' ') || 'none'}${v.revokedOrderIds.length > 0 ? `, refunded periods: ${v.revokedOrderIds.join(' ')}` : ''}; ` +
+      `signed by a chain up to ${args.root}${checked.length > 0 ? `, ${checked.join(', ')} checked` : ', applicationId and environment not checked'}\n`,
+  };
 }
 
 function oneLine(text: string): string {

@@ -22,6 +22,12 @@ export interface SimulatorSetup {
   seed?: number;
   signedIn?: boolean;
   countryCode?: string;
+  /** Sell the Gem Club subscriptions too (gem_club_monthly, gem_club_yearly). */
+  subscriptions?: boolean;
+  /** Subscription "day" in ms: 10000 is the sandbox time machine (10 s = 1 day). Default real days. */
+  subscriptionDayMs?: number;
+  /** The store's clock (give the engine's manual clock so both agree); default Date.now. */
+  clock?: SimulatorClock;
 }
 
 export interface SimulatedOrder {
@@ -96,7 +102,40 @@ export declare class ForgeryKindName {
   static readonly WRONG_ALG: string;
 }
 
+/** What the store reads the time from. */
+export interface SimulatorClock {
+  now(): number;
+}
+
+/** One subscription in the store. */
+export interface SimulatedSubscription {
+  subscriptionId: string;
+  subGroupGenerationId: string;
+  subGroupId: string;
+  productId: string;
+  expiresTime: number;
+  autoRenew: boolean;
+  revoked: boolean;
+  billingRetry: boolean;
+  /** '' when none. */
+  expirationIntent: string;
+  orderIds: string[];
+}
+
 export declare class IapSimulatorControl {
+  /** Renewals, expiry and billing retry up to the store clock's now (also done before every kit call). */
+  advanceSubscriptions(): void;
+  /** Subscriptions in the store, oldest first. */
+  subscriptions(): SimulatedSubscription[];
+  cancelSubscription(subscriptionId: string): void;
+  resumeSubscription(subscriptionId: string): void;
+  /** Renewal charges fail (billing retry) or succeed again (charging the renewal now during billing retry). */
+  setChargeFails(subscriptionId: string, fails: boolean): void;
+  endBillingRetry(subscriptionId: string): void;
+  /** A compact JWS of `payloadJson` signed by the store's own chain (genuine), for hand-made vectors. */
+  signWithStoreChain(payloadJson: string): string;
+  /** The same, signed by an unrelated chain (a forgery). */
+  signWithForeignChain(payloadJson: string): Promise<string>;
   readonly applicationId: string;
   readonly environment: string;
   /** The root the store's JWS chains end in (PEM): pin it in the verifier under test. */
