@@ -36,7 +36,14 @@ export interface CertificateInfo {
   notBefore: number;
   notAfter: number;
   extensions: CertExtension[];
+  /** keyUsage bits (bit 0 = digitalSignature … bit 5 = keyCertSign); undefined when the extension is absent. */
+  keyUsage: number | undefined;
+  /** basicConstraints cA; undefined when the extension is absent. */
+  basicConstraintsCa: boolean | undefined;
 }
+
+const OID_KEY_USAGE = '2.5.29.15';
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 
 type Block = asn1js.AsnType;
 
@@ -59,9 +66,10 @@ function decodeOne(data: Buffer, what: string): Block {
   return parsed.result;
 }
 
-/** An extension value decoded with its RFC 5280 schema (@peculiar/asn1-x509); trailing bytes are refused. */
+/** An extension value decoded with its RFC 5280 schema (@peculiar/asn1-x509); BER and trailing bytes are refused. */
 function decodeValue<T>(value: Buffer, schema: new () => T, what: string): T {
   const block = decodeOne(value, `bad ${what}`);
+  assertDer(block);
   try {
     return AsnParser.fromASN<T>(block, schema);
   } catch (e) {
@@ -248,6 +256,10 @@ export function readCertificate(der: Buffer): CertificateInfo {
   if (!isSequence(subject) || !isSequence(spki)) throw new CertificateError('bad subject / public key');
   // After subjectPublicKeyInfo: [1] issuerUniqueID, [2] subjectUniqueID, [3] extensions.
   const wrappers = f.slice(7).filter((e) => e.tagClass === TAG_CLASS_CONTEXT && e.tagNumber === 3 && e.constructed);
+  const extensions = extensionsOf(der, wrappers);
+  // Decoded here, so that an undecodable value makes the certificate unparsable (bad-certificate), as on the device.
+  const ku = extensions.find((e) => e.oid === OID_KEY_USAGE);
+  const bc = extensions.find((e) => e.oid === OID_BASIC_CONSTRAINTS);
   return {
     tbs: raw(der, tbs),
     sigAlgOid: oidOf(der, sigAlgOid),
@@ -258,17 +270,15 @@ export function readCertificate(der: Buffer): CertificateInfo {
     spki: raw(der, spki),
     notBefore,
     notAfter,
-    extensions: extensionsOf(der, wrappers),
+    extensions,
+    keyUsage: ku === undefined ? undefined : keyUsageBits(ku.value),
+    basicConstraintsCa: bc === undefined ? undefined : basicConstraintsCa(bc.value),
   };
 }
 
-/** KeyUsage bits (bit 0 = digitalSignature … bit 5 = keyCertSign), or undefined when the value does not decode. */
-export function keyUsageBits(value: Buffer): number | undefined {
-  try {
-    return decodeValue(value, KeyUsage, 'keyUsage').toNumber();
-  } catch {
-    return undefined;
-  }
+/** KeyUsage bits of an extension value (bit 0 = digitalSignature … bit 5 = keyCertSign); CertificateError when it does not decode. */
+export function keyUsageBits(value: Buffer): number {
+  return decodeValue(value, KeyUsage, 'keyUsage').toNumber() || 0;
 }
 
 /** basicConstraints cA of an extension value; throws CertificateError when the value does not decode. */

@@ -17,7 +17,7 @@
 // bytes), with expiry. A hit skips certificate parsing and chain signatures, but validity at signedTime is still
 // checked and the JWS signature is always verified with the cached leaf KeyObject.
 import * as crypto from 'node:crypto';
-import { basicConstraintsCa, CertificateError, crlDistributionUris, keyUsageBits, readCertificate, type CertificateInfo } from './CertificateReader';
+import { CertificateError, crlDistributionUris, readCertificate, type CertificateInfo } from './CertificateReader';
 import { RejectError } from './Errors';
 import { LRUCache } from 'lru-cache';
 
@@ -71,8 +71,6 @@ export interface VerifiedJws<T = Record<string, unknown>> {
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const OID_BASIC_CONSTRAINTS = '2.5.29.19';
-const OID_KEY_USAGE = '2.5.29.15';
 const OID_CRL_DP = '2.5.29.31';
 // Critical extensions a PKIX validator understands; any other critical extension makes a certificate unusable.
 const KNOWN_CRITICAL = new Set(['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.30', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.37', '2.5.29.54']);
@@ -268,9 +266,8 @@ export class JwsVerifier {
       throw new RejectError('untrusted-chain', 'the intermediate is a self-issued root certificate, not an intermediate CA');
     }
     if (!cert.ca) throw new RejectError('untrusted-chain', 'intermediate is not a CA');
-    if (!extValue(fields, OID_BASIC_CONSTRAINTS)) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
-    const ku = extValue(fields, OID_KEY_USAGE);
-    if (ku && !((keyUsageBits(ku) ?? 0) & KU_KEY_CERT_SIGN)) {
+    if (fields.basicConstraintsCa === undefined) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
+    if (fields.keyUsage !== undefined && !(fields.keyUsage & KU_KEY_CERT_SIGN)) {
       throw new RejectError('untrusted-chain', 'intermediate key usage lacks keyCertSign');
     }
     this.checkCritical(fields, 'intermediate');
@@ -304,17 +301,8 @@ export class JwsVerifier {
       issued = leaf.checkIssued(int.cert) && leaf.verify(int.key);
     }
     if (!issued) throw new RejectError('untrusted-chain', 'leaf is not issued by the intermediate');
-    const leafBc = extValue(lf, OID_BASIC_CONSTRAINTS);
-    let leafIsCa = false;
-    try {
-      leafIsCa = leafBc !== undefined && basicConstraintsCa(leafBc);
-    } catch {
-      throw new RejectError('bad-certificate', 'leaf basicConstraints is malformed');
-    }
-    if (leafIsCa) throw new RejectError('bad-certificate', 'leaf is a CA certificate, not an end-entity signing leaf');
-
-    const leafKu = extValue(lf, OID_KEY_USAGE);
-    if (leafKu && !((keyUsageBits(leafKu) ?? 0) & KU_DIGITAL_SIGNATURE)) {
+    if (lf.basicConstraintsCa === true) throw new RejectError('bad-certificate', 'leaf is a CA certificate, not an end-entity signing leaf');
+    if (lf.keyUsage !== undefined && !(lf.keyUsage & KU_DIGITAL_SIGNATURE)) {
       throw new RejectError('bad-certificate', 'leaf key usage lacks digitalSignature');
     }
     if (!lf.extensions.some((e) => !e.critical && e.oid === this.leafOid)) {
