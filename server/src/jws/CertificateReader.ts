@@ -42,6 +42,8 @@ export interface CertificateInfo {
   basicConstraintsCa: boolean | undefined;
 }
 
+/** [0] EXPLICIT INTEGER 2 (X.509 v3), the only DER encoding of the version the verifier accepts. */
+const VERSION_3 = Buffer.from('a003020102', 'hex');
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 
@@ -178,20 +180,39 @@ function decoded(buf: Buffer, e: Element): Block {
   return b;
 }
 
-// Dotted forms of the OIDs already seen (a handful in practice; bounded so that odd certificates cannot grow it).
-const OID_NAMES = new Map<string, string>();
-const OID_NAMES_MAX = 256;
+/**
+ * A decoding memoised by the exact bytes: OIDs and keyUsage / basicConstraints values repeat across certificates (a
+ * handful of distinct encodings in practice), and their decoding is a pure function of the bytes. Bounded, so that
+ * odd certificates cannot grow it; failures are not memoised.
+ */
+class Memo<T> {
+  private readonly map = new Map<string, T>();
+
+  constructor(private readonly decode: (bytes: Buffer) => T) {}
+
+  get(bytes: Buffer): T {
+    const key = bytes.toString('latin1');
+    let v = this.map.get(key);
+    if (v === undefined) {
+      v = this.decode(bytes);
+      if (this.map.size < MEMO_MAX) this.map.set(key, v);
+    }
+    return v;
+  }
+}
+
+const MEMO_MAX = 256;
+const OID_NAMES = new Memo((tlv: Buffer): string => {
+  const oid = decodeOne(tlv, 'bad OID');
+  assertDer(oid);
+  if (!(oid instanceof asn1js.ObjectIdentifier)) throw new CertificateError('bad OID');
+  return oid.valueBlock.toString();
+});
+const KEY_USAGE = new Memo((value: Buffer): number => decodeValue(value, KeyUsage, 'keyUsage').toNumber() || 0);
+const BASIC_CONSTRAINTS_CA = new Memo((value: Buffer): boolean => decodeValue(value, BasicConstraints, 'basicConstraints').cA);
 
 function oidOf(buf: Buffer, e: Element): string {
-  const key = content(buf, e).toString('latin1');
-  let dotted = OID_NAMES.get(key);
-  if (dotted === undefined) {
-    const oid = decoded(buf, e);
-    if (!(oid instanceof asn1js.ObjectIdentifier)) throw new CertificateError('bad OID');
-    dotted = oid.valueBlock.toString();
-    if (OID_NAMES.size < OID_NAMES_MAX) OID_NAMES.set(key, dotted);
-  }
-  return dotted;
+  return OID_NAMES.get(raw(buf, e));
 }
 
 function extensionsOf(buf: Buffer, wrappers: Element[]): CertExtension[] {
@@ -232,20 +253,14 @@ export function readCertificate(der: Buffer): CertificateInfo {
   if (top.length !== 3 || !isSequence(tbs)) throw new CertificateError('bad TBSCertificate');
   const sigAlgOid = isSequence(sigAlgEl) ? elementsIn(der, sigAlgEl)[0] : undefined;
   if (!isUniversalElement(sigAlgOid, 6)) throw new CertificateError('bad signatureAlgorithm');
-  const sigBits = isUniversalElement(sigEl, 3) ? decoded(der, sigEl) : undefined;
-  if (!(sigBits instanceof asn1js.BitString) || sigBits.valueBlock.unusedBits !== 0 || sigBits.valueBlock.valueHexView.length === 0) {
+  // An ECDSA signature is whole bytes: the BIT STRING's unused-bits count (its first content byte) is 0.
+  if (!isUniversalElement(sigEl, 3) || sigEl.end - sigEl.contentStart < 2 || der[sigEl.contentStart] !== 0) {
     throw new CertificateError('bad signature BIT STRING');
   }
   const f = elementsIn(der, tbs);
-  // [0] EXPLICIT version: v3 (2) only, as on the device (v1/v2 certificates carry no extensions to check).
-  const versionEl = f[0];
-  const isVersion = versionEl !== undefined && versionEl.tagClass === TAG_CLASS_CONTEXT && versionEl.tagNumber === 0 && versionEl.constructed;
-  const version = isVersion ? childrenOf(decoded(der, versionEl)) : [];
-  const versionInt = version[0];
-  if (version.length !== 1 || !(versionInt instanceof asn1js.Integer) || versionInt.valueBlock.valueHexView.length !== 1 ||
-    versionInt.valueBlock.valueHexView[0] !== 2) {
-    throw new CertificateError('not an X.509 v3 certificate');
-  }
+  // [0] EXPLICIT version: v3 only, as on the device (v1/v2 certificates carry no extensions to check). DER has one
+  // encoding of it.
+  if (f[0] === undefined || !raw(der, f[0]).equals(VERSION_3)) throw new CertificateError('not an X.509 v3 certificate');
   const [, serial, , issuer, validityEl, subject, spki] = f;
   if (!isUniversalElement(serial, 2)) throw new CertificateError('bad serialNumber');
   if (!isSequence(issuer)) throw new CertificateError('bad issuer');
@@ -263,7 +278,7 @@ export function readCertificate(der: Buffer): CertificateInfo {
   return {
     tbs: raw(der, tbs),
     sigAlgOid: oidOf(der, sigAlgOid),
-    signature: bytes(sigBits.valueBlock.valueHexView),
+    signature: der.subarray(sigEl.contentStart + 1, sigEl.end),
     serialHex: content(der, serial).toString('hex').replace(/^0+/, '') || '0',
     issuer: raw(der, issuer),
     subject: raw(der, subject),
@@ -278,12 +293,12 @@ export function readCertificate(der: Buffer): CertificateInfo {
 
 /** KeyUsage bits of an extension value (bit 0 = digitalSignature … bit 5 = keyCertSign); CertificateError when it does not decode. */
 export function keyUsageBits(value: Buffer): number {
-  return decodeValue(value, KeyUsage, 'keyUsage').toNumber() || 0;
+  return KEY_USAGE.get(value);
 }
 
 /** basicConstraints cA of an extension value; throws CertificateError when the value does not decode. */
 export function basicConstraintsCa(value: Buffer): boolean {
-  return decodeValue(value, BasicConstraints, 'basicConstraints').cA;
+  return BASIC_CONSTRAINTS_CA.get(value);
 }
 
 /** URIs of a CRLDistributionPoints extension value (fullName uniformResourceIdentifier entries only). */
