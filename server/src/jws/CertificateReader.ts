@@ -96,13 +96,25 @@ function childrenOf(b: Block): Block[] {
 function assertDer(b: Block): void {
   const len = b.lenBlock;
   if (len.isIndefiniteForm) throw new CertificateError('indefinite length (BER, not DER)');
-  if (len.longFormUsed && (len.length < 0x80 || len.warnings.length > 0)) throw new CertificateError('non-minimal length (BER, not DER)');
+  if (!isMinimalLength(len)) throw new CertificateError('non-minimal length (BER, not DER)');
   if (b.idBlock.isHexOnly || b.idBlock.tagNumber >= 31) throw new CertificateError('multi-byte tags not supported');
   if (b instanceof asn1js.Boolean) {
     const v = b.valueBlock.valueHexView;
     if (v.length !== 1 || (v[0] !== 0 && v[0] !== 0xff)) throw new CertificateError('BOOLEAN must be 00 or FF');
   }
   for (const c of childrenOf(b)) assertDer(c);
+}
+
+/**
+ * DER's length is the shortest form (X.690 10.1): short below 128, else as few bytes as the value needs. Judged from
+ * the decoded length and the size of its encoding, not from asn1js's warnings: asn1js 3.1 flags a zero LAST length
+ * byte (valid DER for 256, 512, ...) and misses a zero first one.
+ */
+function isMinimalLength(len: { length: number; blockLength: number; longFormUsed: boolean }): boolean {
+  if (!len.longFormUsed) return true;
+  let needed = 1;
+  for (let v = len.length; v > 0xff; v = Math.floor(v / 256)) needed++;
+  return len.length >= 0x80 && len.blockLength === 1 + needed;
 }
 
 function timeOf(b: Block | undefined): number {
@@ -133,13 +145,12 @@ function elementAt(buf: Buffer, pos: number, limit: number): Element {
   const len = HEADER.lenBlock;
   id.error = '';
   len.error = '';
-  len.warnings = [];
   const contentStartAfterTag = id.fromBER(buf, pos, limit - pos);
   if (contentStartAfterTag === -1) throw new CertificateError(`bad tag: ${id.error}`);
   const contentStart = len.fromBER(buf, contentStartAfterTag, limit - contentStartAfterTag);
   if (contentStart === -1) throw new CertificateError(`bad length: ${len.error}`);
   if (len.isIndefiniteForm) throw new CertificateError('indefinite length (BER, not DER)');
-  if (len.longFormUsed && (len.length < 0x80 || len.warnings.length > 0)) throw new CertificateError('non-minimal length (BER, not DER)');
+  if (!isMinimalLength(len)) throw new CertificateError('non-minimal length (BER, not DER)');
   if (id.isHexOnly || id.tagNumber >= 31) throw new CertificateError('multi-byte tags not supported');
   const end = contentStart + len.length;
   if (end > limit) throw new CertificateError('truncated content');
