@@ -348,6 +348,8 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
         rawExtension('2.5.29.15', true, '030100'), iap()]) },
     { name: 'a leaf with a critical extendedKeyUsage (a known critical extension)', expected: 'valid',
       jws: await leafWith(pki, payload, [...signingLeafExtensions(), rawExtension('2.5.29.37', true, '300a06082b06010505070303')]) },
+    { name: 'a leaf with a 256-byte non-critical extension (a DER length whose last byte is 00)', expected: 'valid',
+      jws: await leafWith(pki, payload, [...signingLeafExtensions(), new x509.Extension('1.2.3.4.5.7', false, new Uint8Array(256))]) },
     { name: 'a leaf with keyUsage keyCertSign only and no basicConstraints', expected: 'bad-certificate',
       jws: await leafWith(pki, payload, [new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true), iap()]) },
   ];
