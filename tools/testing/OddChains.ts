@@ -242,6 +242,19 @@ function withExtensionEdited(tbs: Buffer, oid: string, edit: (ext: Buffer, parts
   return tlv(0x30, Buffer.concat(fields));
 }
 
+/** The pki's intermediate re-issued by the root as an X.509 v1 certificate (same name and key, no extensions). */
+function v1Intermediate(pki: TestPki): Buffer {
+  const der = pki.intermediateDer;
+  const tbs = childrenOf(der, readTlv(der, 0))[0]!;
+  const kept = childrenOf(der, tbs).filter((t) => t.tag !== 0xa0 && t.tag !== 0xa3);
+  return resign(tlv(0x30, Buffer.concat(kept.map((t) => der.subarray(t.start, t.end)))), pki.rootPrivateKey);
+}
+
+/** An extension whose value is the given DER (hex), for encodings the generator does not produce. */
+function rawExtension(oid: string, critical: boolean, valueHex: string): x509.Extension {
+  return new x509.Extension(oid, critical, Buffer.from(valueHex, 'hex'));
+}
+
 /**
  * Certificates with odd extensions, non-canonical encodings, expired intermediates and roots in the wrong place, as
  * one table: the server hardening suite and the device's JwsHardening suite both run it and expect the same verdict.
@@ -258,6 +271,17 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
   const notCaInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=Not CA Intermediate', [
     new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)]);
   const leafUnderNotCa = await issue(notCaInt.der, notCaInt.key, 'CN=Leaf Under Not CA', signingLeafExtensions());
+  const noKuInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=No KeyUsage Intermediate', [new x509.BasicConstraintsExtension(true, 0, true)]);
+  const leafUnderNoKu = await issue(noKuInt.der, noKuInt.key, 'CN=Leaf Under No KeyUsage', signingLeafExtensions());
+  const noBcInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=No BasicConstraints Intermediate', [
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)]);
+  const leafUnderNoBc = await issue(noBcInt.der, noBcInt.key, 'CN=Leaf Under No BasicConstraints', signingLeafExtensions());
+  const berKuInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=BER KeyUsage Intermediate', [
+    new x509.BasicConstraintsExtension(true, 0, true), rawExtension('2.5.29.15', true, '0381020106')]);
+  const leafUnderBerKu = await issue(berKuInt.der, berKuInt.key, 'CN=Leaf Under BER KeyUsage', signingLeafExtensions());
+  const oddCritInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=Odd Critical Intermediate', [
+    ...intermediateExtensions(), new x509.Extension('1.2.3.4.5.6', true, DER_NULL)]);
+  const leafUnderOddCrit = await issue(oddCritInt.der, oddCritInt.key, 'CN=Leaf Under Odd Critical', signingLeafExtensions());
   return [
     { name: 'a leaf with an unknown critical extension', expected: 'bad-certificate',
       jws: await leafWith(pki, payload, [...signingLeafExtensions(), new x509.Extension('1.2.3.4.5.6', true, DER_NULL)]) },
@@ -291,5 +315,42 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
     { name: 'the intermediate presented as the leaf', expected: 'untrusted-chain',
       jws: jwsWith(pki.intermediatePrivateKey, [pki.intermediateDer, pki.intermediateDer, pki.rootDer], payload) },
     { name: 'a v1 leaf', expected: 'bad-certificate', jws: v1Leaf(pki, payload) },
+    { name: 'a v1 intermediate (no basicConstraints) under the pinned root', expected: 'bad-certificate',
+      jws: jwsWith(pki.leafPrivateKey, [pki.leafDer, v1Intermediate(pki), pki.rootDer], payload) },
+    { name: 'an intermediate without keyUsage (basicConstraints cA only)', expected: 'valid',
+      jws: jwsWith(leafUnderNoKu.key, [leafUnderNoKu.der, noKuInt.der, pki.rootDer], payload) },
+    { name: 'an intermediate without basicConstraints (keyUsage keyCertSign only)', expected: 'untrusted-chain',
+      jws: jwsWith(leafUnderNoBc.key, [leafUnderNoBc.der, noBcInt.der, pki.rootDer], payload) },
+    { name: 'an intermediate with an unknown critical extension', expected: 'bad-certificate',
+      jws: jwsWith(leafUnderOddCrit.key, [leafUnderOddCrit.der, oddCritInt.der, pki.rootDer], payload) },
+    { name: 'a leaf whose basicConstraints encodes cA FALSE explicitly (BER DEFAULT)', expected: 'valid',
+      jws: await leafWith(pki, payload, [rawExtension('2.5.29.19', true, '3003010100'),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), iap()]) },
+    { name: 'a leaf whose basicConstraints cA TRUE is 01, not FF', expected: 'bad-certificate',
+      jws: await leafWith(pki, payload, [rawExtension('2.5.29.19', true, '3003010101'),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), iap()]) },
+    { name: 'a leaf whose basicConstraints has a pathLenConstraint without cA', expected: 'valid',
+      jws: await leafWith(pki, payload, [rawExtension('2.5.29.19', true, '3003020100'),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), iap()]) },
+    { name: 'a leaf with a non-critical basicConstraints and keyUsage', expected: 'valid',
+      jws: await leafWith(pki, payload, [new x509.BasicConstraintsExtension(false, undefined, false),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, false), iap()]) },
+    { name: 'a leaf whose keyUsage value has a non-minimal length', expected: 'bad-certificate',
+      jws: await leafWith(pki, payload, [new x509.BasicConstraintsExtension(false, undefined, true),
+        rawExtension('2.5.29.15', true, '0381020780'), iap()]) },
+    { name: 'an intermediate whose keyUsage value has a non-minimal length', expected: 'bad-certificate',
+      jws: jwsWith(leafUnderBerKu.key, [leafUnderBerKu.der, berKuInt.der, pki.rootDer], payload) },
+    { name: 'a leaf whose basicConstraints value has a non-minimal length', expected: 'bad-certificate',
+      jws: await leafWith(pki, payload, [rawExtension('2.5.29.19', true, '308100'),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), iap()]) },
+    { name: 'a leaf whose keyUsage is empty', expected: 'bad-certificate',
+      jws: await leafWith(pki, payload, [new x509.BasicConstraintsExtension(false, undefined, true),
+        rawExtension('2.5.29.15', true, '030100'), iap()]) },
+    { name: 'a leaf with a critical extendedKeyUsage (a known critical extension)', expected: 'valid',
+      jws: await leafWith(pki, payload, [...signingLeafExtensions(), rawExtension('2.5.29.37', true, '300a06082b06010505070303')]) },
+    { name: 'a leaf with a 256-byte non-critical extension (a DER length whose last byte is 00)', expected: 'valid',
+      jws: await leafWith(pki, payload, [...signingLeafExtensions(), new x509.Extension('1.2.3.4.5.7', false, new Uint8Array(256))]) },
+    { name: 'a leaf with keyUsage keyCertSign only and no basicConstraints', expected: 'bad-certificate',
+      jws: await leafWith(pki, payload, [new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true), iap()]) },
   ];
 }

@@ -1,5 +1,7 @@
-// Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification): node:crypto, a
-// minimal strict DER reader (Der.ts; @peculiar/x509 measured 7x too slow for the cold-path goal), lru-cache.
+// Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification): node:crypto for
+// parsing, the CA flag, chain signatures and keys; asn1js + @peculiar/asn1-x509 (CertificateReader.ts) for the version,
+// extensions and DER rules node:crypto does not expose (full @peculiar/x509 objects measured too slow for the cold
+// path); lru-cache.
 //
 // Rules (facts §4): alg must be ES256; x5c must hold exactly 3 certificates (leaf, intermediate, root); the leaf and
 // the intermediate are validated up to a PINNED root from configuration (the root inside x5c is never trusted, not
@@ -15,7 +17,7 @@
 // bytes), with expiry. A hit skips certificate parsing and chain signatures, but validity at signedTime is still
 // checked and the JWS signature is always verified with the cached leaf KeyObject.
 import * as crypto from 'node:crypto';
-import { basicConstraintsCa, crlDistributionUris, DerError, encodeOid, keyUsageBits, parseCertFields, type CertFields } from './Der';
+import { CertificateError, crlDistributionUris, readCertificate, type CertificateInfo } from './CertificateReader';
 import { RejectError } from './Errors';
 import { LRUCache } from 'lru-cache';
 
@@ -69,22 +71,16 @@ export interface VerifiedJws<T = Record<string, unknown>> {
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const OID_BASIC_CONSTRAINTS = '2.5.29.19';
-const OID_KEY_USAGE = '2.5.29.15';
 const OID_CRL_DP = '2.5.29.31';
 // Critical extensions a PKIX validator understands; any other critical extension makes a certificate unusable.
-const KNOWN_CRITICAL = new Set(
-  ['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.30', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.37', '2.5.29.54'].map(
-    (o) => encodeOid(o).toString('hex'),
-  ),
-);
+const KNOWN_CRITICAL = new Set(['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.30', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.37', '2.5.29.54']);
 const KU_DIGITAL_SIGNATURE = 1 << 0;
 const KU_KEY_CERT_SIGN = 1 << 5;
 const MAX_JWS_LENGTH = 64 * 1024;
 const ECDSA_SIG_HASH = new Map([
-  [encodeOid('1.2.840.10045.4.3.2').toString('hex'), 'sha256'],
-  [encodeOid('1.2.840.10045.4.3.3').toString('hex'), 'sha384'],
-  [encodeOid('1.2.840.10045.4.3.4').toString('hex'), 'sha512'],
+  ['1.2.840.10045.4.3.2', 'sha256'],
+  ['1.2.840.10045.4.3.3', 'sha384'],
+  ['1.2.840.10045.4.3.4', 'sha512'],
 ]);
 // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) 04 ... }
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex');
@@ -140,7 +136,7 @@ export class JwsVerifier {
   private readonly roots: crypto.X509Certificate[];
   private readonly rootKeys: crypto.KeyObject[];
   private readonly intCache: ExpiringLru<IntermediateEntry> | undefined;
-  private readonly oidHex: string;
+  private readonly leafOid: string;
   private readonly cache: ExpiringLru<ValidatedChain> | undefined;
   private readonly skew: number;
   private readonly now: () => number;
@@ -150,7 +146,7 @@ export class JwsVerifier {
     this.roots = pems.flatMap(splitPem).map((der) => new crypto.X509Certificate(der));
     if (this.roots.length === 0) throw new Error('JwsVerifier: no trusted root certificate in trustedRootsPem');
     this.rootKeys = this.roots.map((r) => r.publicKey);
-    this.oidHex = encodeOid(opts.requiredLeafOid ?? HUAWEI_IAP_LEAF_OID).toString('hex');
+    this.leafOid = opts.requiredLeafOid ?? HUAWEI_IAP_LEAF_OID;
     const c = opts.cache === undefined ? {} : opts.cache;
     this.cache = c === false ? undefined : new ExpiringLru<ValidatedChain>(c.maxEntries ?? 1024, c.ttlMs ?? 3_600_000);
     this.intCache = c === false ? undefined : new ExpiringLru<IntermediateEntry>(Math.min(c.maxEntries ?? 1024, 256), c.ttlMs ?? 3_600_000);
@@ -276,25 +272,25 @@ export class JwsVerifier {
     return Buffer.from(b64, 'base64');
   }
 
-  private fields(der: Buffer, what: string): CertFields {
+  private fields(der: Buffer, what: string): CertificateInfo {
     const f = this.parseFields(der, what);
     this.checkCritical(f, what);
     return f;
   }
 
-  private parseFields(der: Buffer, what: string): CertFields {
+  private parseFields(der: Buffer, what: string): CertificateInfo {
     try {
-      return parseCertFields(der);
+      return readCertificate(der);
     } catch (e) {
-      if (e instanceof DerError) throw new RejectError('bad-certificate', `${what}: ${e.message}`);
+      if (e instanceof CertificateError) throw new RejectError('bad-certificate', `${what}: ${e.message}`);
       throw e;
     }
   }
 
-  private checkCritical(f: CertFields, what: string): void {
+  private checkCritical(f: CertificateInfo, what: string): void {
     for (const e of f.extensions) {
       // The IAP leaf OID critical is judged later, as missing-oid (it must be non-critical), as on the device.
-      if (e.critical && !KNOWN_CRITICAL.has(e.oid.toString('hex')) && e.oid.toString('hex') !== this.oidHex) {
+      if (e.critical && !KNOWN_CRITICAL.has(e.oid) && e.oid !== this.leafOid) {
         throw new RejectError('bad-certificate', `${what} has an unsupported critical extension`);
       }
     }
@@ -320,9 +316,8 @@ export class JwsVerifier {
       throw new RejectError('untrusted-chain', 'the intermediate is a self-issued root certificate, not an intermediate CA');
     }
     if (!cert.ca) throw new RejectError('untrusted-chain', 'intermediate is not a CA');
-    if (!extValue(fields, OID_BASIC_CONSTRAINTS)) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
-    const ku = extValue(fields, OID_KEY_USAGE);
-    if (ku && !((keyUsageBits(ku) ?? 0) & KU_KEY_CERT_SIGN)) {
+    if (fields.basicConstraintsCa === undefined) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
+    if (fields.keyUsage !== undefined && !(fields.keyUsage & KU_KEY_CERT_SIGN)) {
       throw new RejectError('untrusted-chain', 'intermediate key usage lacks keyCertSign');
     }
     this.checkCritical(fields, 'intermediate');
@@ -338,7 +333,7 @@ export class JwsVerifier {
 
     // Fast path: ECDSA-signed leaf whose issuer Name is byte-identical to the intermediate's subject — verify the
     // TBS signature directly. Anything else goes through OpenSSL's full certificate parser.
-    const hash = ECDSA_SIG_HASH.get(lf.sigAlgOid.toString('hex'));
+    const hash = ECDSA_SIG_HASH.get(lf.sigAlgOid);
     let issued: boolean;
     if (hash !== undefined && lf.issuer.equals(int.fields.subject)) {
       try {
@@ -356,20 +351,11 @@ export class JwsVerifier {
       issued = leaf.checkIssued(int.cert) && leaf.verify(int.key);
     }
     if (!issued) throw new RejectError('untrusted-chain', 'leaf is not issued by the intermediate');
-    const leafBc = extValue(lf, OID_BASIC_CONSTRAINTS);
-    let leafIsCa = false;
-    try {
-      leafIsCa = leafBc !== undefined && basicConstraintsCa(leafBc);
-    } catch {
-      throw new RejectError('bad-certificate', 'leaf basicConstraints is malformed');
-    }
-    if (leafIsCa) throw new RejectError('bad-certificate', 'leaf is a CA certificate, not an end-entity signing leaf');
-
-    const leafKu = extValue(lf, OID_KEY_USAGE);
-    if (leafKu && !((keyUsageBits(leafKu) ?? 0) & KU_DIGITAL_SIGNATURE)) {
+    if (lf.basicConstraintsCa === true) throw new RejectError('bad-certificate', 'leaf is a CA certificate, not an end-entity signing leaf');
+    if (lf.keyUsage !== undefined && !(lf.keyUsage & KU_DIGITAL_SIGNATURE)) {
       throw new RejectError('bad-certificate', 'leaf key usage lacks digitalSignature');
     }
-    if (!lf.extensions.some((e) => !e.critical && e.oid.toString('hex') === this.oidHex)) {
+    if (!lf.extensions.some((e) => !e.critical && e.oid === this.leafOid)) {
       throw new RejectError('missing-oid', 'leaf lacks the IAP extension OID as a non-critical extension');
     }
     // ES256 needs an EC P-256 leaf key: SubjectPublicKeyInfo = fixed prefix || 04 || X || Y.
@@ -405,17 +391,16 @@ export class JwsVerifier {
 interface IntermediateEntry {
   cert: crypto.X509Certificate;
   key: crypto.KeyObject;
-  fields: CertFields;
+  fields: CertificateInfo;
   root: crypto.X509Certificate;
   crlUris: string[];
 }
 
-function extValue(f: CertFields, oid: string): Buffer | undefined {
-  const hex = encodeOidCached(oid);
-  return f.extensions.find((e) => e.oid.toString('hex') === hex)?.value;
+function extValue(f: CertificateInfo, oid: string): Buffer | undefined {
+  return f.extensions.find((e) => e.oid === oid)?.value;
 }
 
-function crlUrisOf(f: CertFields): string[] {
+function crlUrisOf(f: CertificateInfo): string[] {
   const v = extValue(f, OID_CRL_DP);
   try {
     return v ? crlDistributionUris(v) : [];
@@ -462,14 +447,4 @@ class ExpiringLru<V extends object> {
   set(key: string, value: V, now: number): void {
     this.lru.set(key, { value, expiresAt: now + this.ttlMs });
   }
-}
-
-const oidHexCache = new Map<string, string>();
-function encodeOidCached(oid: string): string {
-  let v = oidHexCache.get(oid);
-  if (v === undefined) {
-    v = encodeOid(oid).toString('hex');
-    oidHexCache.set(oid, v);
-  }
-  return v;
 }
