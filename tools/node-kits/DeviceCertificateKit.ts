@@ -22,7 +22,6 @@
 //   framework's table of 27 known extensions;
 // - DataBlob is {data: Uint8Array}, EncodingBlob {data, encodingFormat}, DataArray {data: Uint8Array[]}.
 // CRLs, chains, trust anchors and PKCS#7 are not needed by the project and throw 801 here.
-import 'reflect-metadata';
 import * as crypto from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
