@@ -549,3 +549,32 @@ export declare namespace cert {
 const X509CertClass = X509Cert;
 const CertExtensionClass = CertExtension;
 const X500DistinguishedNameClass = X500DistinguishedName;
+
+/**
+ * Node only: the time spent inside this stand-in (its ASN.1 decoding in JavaScript), so the benchmarks can report
+ * the verification core's own cost apart from it; on a device the kit is native code. Every kit function does its
+ * work synchronously (createX509Cert parses before its promise is returned), so timing the calls is exact.
+ */
+export const certKitTime = { ms: 0, calls: 0 };
+
+function timed<F extends (...args: never[]) => unknown>(f: F): F {
+  return function (this: unknown, ...args: never[]): unknown {
+    const start = performance.now();
+    try {
+      return f.apply(this, args);
+    } finally {
+      certKitTime.ms += performance.now() - start;
+      certKitTime.calls++;
+    }
+  } as F;
+}
+
+for (const proto of [X509Cert.prototype, CertExtension.prototype, X500DistinguishedName.prototype] as Array<Record<string, unknown>>) {
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (name !== 'constructor' && d !== undefined && typeof d.value === 'function') {
+      Object.defineProperty(proto, name, { ...d, value: timed(d.value as (...args: never[]) => unknown) });
+    }
+  }
+}
+cert.createX509Cert = timed(cert.createX509Cert);
