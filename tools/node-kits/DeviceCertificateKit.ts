@@ -569,7 +569,7 @@ function timed<F extends (...args: never[]) => unknown>(f: F): F {
   } as F;
 }
 
-for (const proto of [X509Cert.prototype, CertExtension.prototype, X500DistinguishedName.prototype] as Array<Record<string, unknown>>) {
+for (const proto of [X509Cert.prototype, CertExtension.prototype, X500DistinguishedName.prototype] as unknown as Array<Record<string, unknown>>) {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const d = Object.getOwnPropertyDescriptor(proto, name);
     if (name !== 'constructor' && d !== undefined && typeof d.value === 'function') {
