@@ -58,6 +58,8 @@ export type EtsRuntime = Pick<
   IapSimulator: { create(options: SimulatorOptions): Promise<IapSimulator> };
   installSimulator(sim: IapSimulator): IapSimulator;
   /** The Node relationalStore the RDB adapter runs on (the same module instance). */
+  /** Time spent inside the Node stand-in of @kit.DeviceCertificateKit (native on a device). */
+  certKitTime: { ms: number; calls: number };
   relationalStore: { getRdbStore(context: NodeContext, config: { name: string; securityLevel: number }): Promise<RdbStoreLike> };
 };
 
@@ -67,7 +69,8 @@ const ENTRY =
   "from './common/iap/Index.ets';\n" +
   "export { IapSimulator } from './tools/iap-sim/IapSimulator';\n" +
   "export { installSimulator } from './tools/iap-sim/CurrentSimulator';\n" +
-  "export { relationalStore } from './tools/node-kits/ArkData';\n";
+  "export { relationalStore } from './tools/node-kits/ArkData';\n" +
+  "export { certKitTime } from './tools/node-kits/DeviceCertificateKit';\n";
 
 let loaded: Promise<EtsRuntime> | undefined;
 

@@ -186,6 +186,11 @@ class Verify {
   }
 }
 
+/** Node only: the PubKey of a node:crypto EC key (what X509Cert.getPublicKey() of the Node cert kit returns). */
+export function pubKeyOfKeyObject(key: crypto.KeyObject): PubKey {
+  return new PubKey(key, key.asymmetricKeyDetails?.namedCurve ?? '');
+}
+
 function createAsyKeyGenerator(algName: string): AsyKeyGenerator {
   return new AsyKeyGenerator(checkAlgName(algName));
 }

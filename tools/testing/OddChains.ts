@@ -300,6 +300,11 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
     { name: 'a leaf with an explicit critical FALSE (BER, not DER)', expected: 'bad-certificate',
       jws: leafTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, IAP_LEAF_OID,
         (_ext, parts) => [tlv(0x30, Buffer.concat([parts[0]!, Buffer.from([0x01, 0x01, 0x00]), ...parts.slice(1)]))])) },
+    // The platform's certificate kit (OpenSSL) reads 01 as TRUE; DER allows only FF: the device finds out by
+    // comparing the certificate with the kit's re-encoding of it, the server by reading the DER itself.
+    { name: 'a leaf whose critical flag is BER TRUE (01, not FF)', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, '2.5.29.19',
+        (_ext, parts) => [tlv(0x30, Buffer.concat([parts[0]!, Buffer.from([0x01, 0x01, 0x01]), ...parts.slice(2)]))])) },
     { name: 'a leaf with a duplicated extension', expected: 'bad-certificate',
       jws: leafTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, IAP_LEAF_OID, (ext) => [ext, ext])) },
     { name: 'a leaf with a non-minimal length (BER long form for a short length)', expected: 'bad-certificate',
