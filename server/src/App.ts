@@ -2,12 +2,13 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import { AuthError, checkAccount, type AuthenticatedAccount } from './auth/Authenticator';
-import { ConfigError, DEMO_CATALOG, type ServerConfig } from './Config';
+import { ConfigError, DEMO_CATALOG, DEMO_NON_RENEWABLE_PERIODS, type ServerConfig } from './Config';
 import { RejectError, TransientError } from './jws/Errors';
 import { JwsVerifier } from './jws/JwsVerifier';
 import { CrlRevocationChecker } from './jws/Revocation';
 import { Ledger } from './ledger/Ledger';
 import { PurchaseService } from './PurchaseService';
+import { SqliteSubscriptionStore } from './subscriptions/SqliteSubscriptionStore';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -65,6 +66,78 @@ const verifySchema = {
   },
 } as const;
 
+// --- subscriptions ---
+const subscriptionEntitlement = {
+  type: 'object',
+  required: ['subGroupGenerationId', 'state', 'entitled'],
+  properties: {
+    subGroupGenerationId: { type: 'string' },
+    subGroupId: { type: 'string' },
+    productId: { type: 'string' },
+    state: { type: 'string' },
+    entitled: { type: 'boolean' },
+    expiresTime: { type: 'number' },
+    autoRenewStatusCode: { type: 'string' },
+  },
+} as const;
+const verifySubscriptionSchema = {
+  ...verifySchema,
+  response: {
+    ...verifySchema.response,
+    200: {
+      type: 'object',
+      required: ['status'],
+      properties: {
+        status: { type: 'string' },
+        payload: { type: 'object', additionalProperties: true },
+        subscription: { type: 'object', additionalProperties: true },
+        entitlement: {
+          ...subscriptionEntitlement,
+          properties: {
+            ...subscriptionEntitlement.properties,
+            grantedOrderIds: { type: 'array', items: { type: 'string' } },
+            revokedOrderIds: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+    },
+  },
+} as const;
+const entitlementsSchema = {
+  response: {
+    200: {
+      type: 'object',
+      required: ['status', 'accountId', 'now', 'subscriptions', 'nonRenewables', 'nonConsumables'],
+      properties: {
+        status: { type: 'string' },
+        accountId: { type: 'string' },
+        now: { type: 'number' },
+        subscriptions: { type: 'array', items: subscriptionEntitlement },
+        nonRenewables: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              productId: { type: 'string' },
+              purchaseOrderId: { type: 'string' },
+              purchaseTime: { type: 'number' },
+              expiresTime: { type: 'number' },
+              entitled: { type: 'boolean' },
+            },
+          },
+        },
+        nonConsumables: {
+          type: 'array',
+          items: { type: 'object', properties: { productId: { type: 'string' }, purchaseOrderId: { type: 'string' }, purchaseTime: { type: 'number' } } },
+        },
+      },
+    },
+    404: rejection,
+    ...errorResponses,
+  },
+} as const;
+// --- end subscriptions ---
+
 const notificationSchema = {
   body: {
     type: 'object',
@@ -94,6 +167,7 @@ const ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
   ['/healthz', ['GET', 'HEAD']],
   ['/v1/purchases/verify', ['POST']],
   ['/v1/notifications', ['POST']],
+  ['/v1/entitlements', ['GET', 'HEAD']],
 ]);
 
 /**
@@ -240,6 +314,8 @@ export function buildApp(config: ServerConfig): AppParts {
     now,
   });
   const ledger = new Ledger(config.databasePath, config.hooks, { maxBatch: config.ledgerMaxBatch });
+  // Subscription state: own tables in the ledger's database, its writes in the ledger's group commit.
+  const subscriptionStore = new SqliteSubscriptionStore(ledger.db, (work) => ledger.transaction(() => work()));
   const service = new PurchaseService({
     verifier,
     revocation,
@@ -251,6 +327,8 @@ export function buildApp(config: ServerConfig): AppParts {
     confirmer: config.hooks?.grant !== undefined ? config.confirm : undefined,
     log: app.log,
     now,
+    subscriptionStore,
+    nonRenewablePeriods: config.nonRenewablePeriods ?? (config.products === undefined || config.products === DEMO_CATALOG ? DEMO_NON_RENEWABLE_PERIODS : new Map()),
   });
   const authenticator = config.authenticator;
 
@@ -341,7 +419,7 @@ export function buildApp(config: ServerConfig): AppParts {
     const account = await accountOf(req);
     if (account) accounts.set(req, account);
   };
-  app.post<{ Body: { purchaseData: string } }>('/v1/purchases/verify', { schema: verifySchema, onRequest: authenticate }, async (req, reply) => {
+  app.post<{ Body: { purchaseData: string } }>('/v1/purchases/verify', { schema: verifySubscriptionSchema, onRequest: authenticate }, async (req, reply) => {
     const r = await service.verifyPurchase(req.body.purchaseData, accounts.get(req));
     if (r.kind === 'account-conflict') {
       req.log.info({ reason: 'account-conflict' }, 'rejected');
@@ -355,9 +433,26 @@ export function buildApp(config: ServerConfig): AppParts {
         .code(403)
         .send({ status: 'forbidden', reason: 'account-mismatch', detail: 'this order was created for another account' });
     }
+    // --- subscriptions ---
+    if (r.kind === 'subscription') {
+      void reply.header('x-delivery', r.fresh ? 'new' : 'replay');
+      return { status: 'valid', subscription: r.subscription, entitlement: r.entitlement };
+    }
+    // --- end subscriptions ---
     void reply.header('x-delivery', r.replay ? 'replay' : 'new');
     return { status: 'valid', payload: r.payload };
   });
+
+  // --- subscriptions: what the session's account has now ---
+  app.get('/v1/entitlements', { schema: entitlementsSchema, onRequest: authenticate }, async (req, reply) => {
+    const account = accounts.get(req);
+    if (account === undefined) {
+      return reply.code(404).send({ status: 'error', reason: 'no-accounts', detail: 'this server runs without accounts (no authenticator)' });
+    }
+    const e = await service.subscriptions!.entitlements(account.accountId);
+    return { status: 'ok', accountId: account.accountId, now: now(), ...e };
+  });
+  // --- end subscriptions ---
 
   app.post<{ Body: { jwsNotification: string } }>(
     '/v1/notifications',

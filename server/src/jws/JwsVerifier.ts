@@ -152,8 +152,12 @@ export class JwsVerifier {
     return c && { size: c.size, hits: c.hits, misses: c.misses, evictions: c.evictions };
   }
 
-  /** Verifies a compact JWS; returns the parsed payload or throws RejectError. Synchronous. */
-  verify<T = Record<string, unknown>>(jws: string): VerifiedJws<T> {
+  /**
+   * Verifies a compact JWS; returns the parsed payload or throws RejectError. Synchronous. `timeOf` names the time
+   * certificate validity is judged at (default: the payload's signedTime, required): a SubGroupStatusPayload may
+   * carry no signedTime of its own.
+   */
+  verify<T = Record<string, unknown>>(jws: string, timeOf: (payload: Record<string, unknown>) => number = signedTimeOf): VerifiedJws<T> {
     if (typeof jws !== 'string' || jws.length === 0) throw new RejectError('malformed', 'JWS is empty');
     if (jws.length > MAX_JWS_LENGTH) throw new RejectError('malformed', 'JWS too long');
     const d1 = jws.indexOf('.');
@@ -186,7 +190,7 @@ export class JwsVerifier {
     if (!isCanonicalBase64Url(s)) throw new RejectError('malformed', 'JWS signature must be canonical unpadded base64url');
 
     const payload = decodeJsonObject(p, 'payload');
-    const signedTime = signedTimeOf(payload);
+    const signedTime = timeOf(payload);
     const now = this.now();
 
     const chain = this.chainFor(leafB64, intB64, now);

@@ -248,7 +248,10 @@ class TransactionOps implements LedgerTransaction {
         );
         return { kind: 'revoked', revokedAt: refunded.revoked_at };
       }
-      const other = this.st.grantedByToken.get(order.purchaseToken) as { purchase_order_id: string } | undefined;
+      // --- subscriptions: every period of an auto-renewable is an order under the subscription's one token ---
+      const other =
+        order.productType === '2' ? undefined : (this.st.grantedByToken.get(order.purchaseToken) as { purchase_order_id: string } | undefined);
+      // --- end subscriptions ---
       if (other) return { kind: 'token-conflict' };
       this.st.insertGranted.run({
         id: order.purchaseOrderId,
