@@ -11,18 +11,22 @@
  * lastSubscriptionStatus?, historySubscriptionStatusList?}`; SubscriptionStatus `{subGroupGenerationId, subscriptionId,
  * purchaseToken, status, expiresTime, lastPurchaseOrder?, recentPurchaseOrderList?, renewalInfo?}`; SubRenewalInfo;
  * PurchaseOrderPayload with the auto-renewable fields (subGroupGenerationId, subscriptionId, subGroupId, duration,
- * durationTypeCode). Every JWS payload carries `signedTime` (UTC ms): both verifiers check certificate validity at it.
+ * durationTypeCode). Order payloads carry `signedTime` (UTC ms); the status payloads here carry one too, except the
+ * vector that shows a status without it.
  *
  * The verdict rules the vectors encode (agreed in SUBS-COORD.md):
  *   - the status JWS is verified with exactly the order rules and codes (chain, alg, OID, signature, signedTime);
- *   - SubGroupStatusPayload: environment / applicationId checked like an order's (wrong-environment / wrong-app);
- *     subGroupId required; lastSubscriptionStatus required (invalid-payload without it);
+ *   - certificate validity is judged at the status payload's own signedTime when present (a positive number, else
+ *     invalid-payload), else at the verification time;
+ *   - SubGroupStatusPayload: environment, applicationId, packageName, subGroupId non-empty strings;
+ *     lastSubscriptionStatus required (invalid-payload without it); environment / applicationId checked like an
+ *     order's (wrong-environment / wrong-app);
  *   - lastSubscriptionStatus: subGroupGenerationId, subscriptionId, purchaseToken non-empty strings; status one of
  *     "1" "2" "3" "5"; expiresTime a positive number (else invalid-payload);
  *   - the period orders are recentPurchaseOrderList + lastPurchaseOrder (de-duplicated by purchaseOrderId); at least
  *     one (else invalid-payload). EACH is checked like an order of type 2: required fields, applicationId (wrong-app),
  *     environment (wrong-environment), productId in the catalog (unknown-product), productType "2"
- *     (wrong-product-type); its subGroupGenerationId, when present, must be the status's (invalid-payload);
+ *     (wrong-product-type); its subGroupGenerationId and purchaseToken must be the status's (invalid-payload);
  *   - status "5", or a lastPurchaseOrder carrying purchaseOrderRevocationReasonCode / revocationTime → revoked;
  *     an OLDER period carrying a revocation is not granted (revokedOrderIds) and does not change the verdict;
  *   - state: "5" revoked; "2" expired; "3" billing-retry; "1" active while expiresTime > now, else expired (a stale
@@ -467,7 +471,25 @@ export async function subscriptionVectors(pki: TestPki, opts: SubscriptionVector
     const st = subscriptionStatus(periods(1, opts), {}, opts);
     const statusPayload = subGroupStatusPayload(st, {}, opts);
     delete statusPayload['signedTime'];
-    add('status-without-signed-time', 'a status payload without signedTime', ar(statusPayload), { verdict: 'invalid-payload' });
+    add('status-without-signed-time', 'a status payload without signedTime: certificates judged at the verification time',
+      ar(statusPayload), valid('active', true, st['expiresTime'] as number, [st['lastPurchaseOrder'] as Json]));
+  }
+  {
+    const st = subscriptionStatus(periods(1, opts), {}, opts);
+    add('status-signed-time-as-string', 'a status payload whose signedTime is a string', ar(subGroupStatusPayload(st, { signedTime: String(now) }, opts)),
+      { verdict: 'invalid-payload' });
+  }
+  {
+    const orders = periods(2, opts);
+    const st = subscriptionStatus([orders[0]!, { ...orders[1]!, purchaseToken: 'token-of-another-subscription' }], {}, opts);
+    add('renewal-with-other-token', 'a period whose purchaseToken is not the status\'s', ar(subGroupStatusPayload(st, {}, opts)),
+      { verdict: 'invalid-payload' });
+  }
+  {
+    const st = subscriptionStatus(periods(1, opts), {}, opts);
+    const statusPayload = subGroupStatusPayload(st, {}, opts);
+    delete statusPayload['packageName'];
+    add('missing-package-name', 'a status payload without packageName', ar(statusPayload), { verdict: 'invalid-payload' });
   }
 
   // ---- truncated / mis-shaped purchaseData ----
