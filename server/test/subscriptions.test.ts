@@ -124,6 +124,20 @@ describe('subscription vectors (the verdicts the device verifier gives too)', ()
       assert.deepEqual(r.body.subscription, sent, v.name);
     }
     assert.deepEqual(failures, []);
+    // Log hygiene: no purchase token and no JWS of any vector reached the log.
+    let tokens = 0;
+    for (const v of vectors) {
+      const pd = (() => { try { return JSON.parse(v.purchaseData) as Json; } catch { return {}; } })();
+      const jws = pd['jwsSubscriptionStatus'] ?? pd['jwsPurchaseOrder'];
+      if (typeof jws !== 'string' || jws.split('.').length < 2) continue;
+      assert.ok(!server.logs.text.includes(jws.slice(0, 40)), `${v.name}: JWS logged`);
+      const decoded = Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8');
+      for (const m of decoded.matchAll(/(?:sub|nr)-token-[0-9a-z]+/g)) {
+        tokens++;
+        assert.ok(!server.logs.text.includes(m[0]), `${v.name}: token logged`);
+      }
+    }
+    assert.ok(tokens > 30);
   });
 });
 
