@@ -338,6 +338,39 @@ describe('notifications v3 drive the state, idempotent and order-independent', (
     );
   });
 
+  it('property over HTTP: verifies and notifications in any order, repeated, end in the same entitlement', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(5), { minLength: 6, maxLength: 6 }), fc.nat(5), async (keys, dup) => {
+        const acct = `perm-${++run}`;
+        const orders = generation(2, {}, HOUR);
+        const gen = orders[0]!['subGroupGenerationId'] as string;
+        const meta0 = { subGroupGenerationId: gen, purchaseOrderId: orders[0]!['purchaseOrderId'], purchaseToken: orders[0]!['purchaseToken'] };
+        const steps: Array<() => Promise<HttpResult>> = [
+          // period 1, verified while active; period 2 (the renewal), verified later
+          () => verifyReq(server, statusPd([orders[0]!], { expiresTime: NOW - HOUR }, { signedTime: NOW - 2 * HOUR }), acct),
+          () => verifyReq(server, statusPd(orders, { expiresTime: NOW + 29 * DAY }, { signedTime: NOW - 30 * 60_000 }), acct),
+          // the EXPIRE of period 1 (also in a re-signed late copy), the renewal's trigger, auto-renew off then on
+          () => notify(server, subscriptionNotification(pki, { notificationType: 'EXPIRE', notificationSubtype: 'VOLUNTARY', notificationRequestId: `${acct}-x`, signedTime: NOW - HOUR + 1, meta: meta0 })),
+          () => notify(server, subscriptionNotification(pki, { notificationType: 'EXPIRE', notificationSubtype: 'VOLUNTARY', notificationRequestId: `${acct}-x`, signedTime: NOW + 60_000, meta: meta0 })),
+          () => notify(server, subscriptionNotification(pki, { notificationType: 'DID_NEW_TRANSACTION', notificationSubtype: 'DID_RENEW', signedTime: NOW - 40 * 60_000, meta: { ...meta0, purchaseOrderId: orders[1]!['purchaseOrderId'] } })),
+          () => notify(server, subscriptionNotification(pki, { notificationType: 'DID_CHANGE_RENEWAL_STATUS', notificationSubtype: 'AUTO_RENEW_DISABLED', signedTime: NOW - 20 * 60_000, meta: { subGroupGenerationId: gen, purchaseToken: orders[0]!['purchaseToken'] } })),
+        ];
+        // A permutation from the random keys (stable sort), plus one step repeated at the end.
+        const order = steps.map((f, i) => ({ f, k: keys[i]! })).sort((a, b) => a.k - b.k).map((x) => x.f);
+        order.push(steps[dup]!);
+        for (const step of order) assert.ok([200].includes((await step()).status));
+        const sub = (await getEntitlements(server, `Bearer ${sessionFor(acct)}`)).body.subscriptions;
+        assert.deepEqual(
+          sub.map((x: Json) => [x['subGroupGenerationId'], x['state'], x['entitled'], x['expiresTime'], x['autoRenewStatusCode']]),
+          [[gen, 'active', true, NOW + 29 * DAY, '0']],
+        );
+        assert.equal(server.ledger.ordersByToken(orders[0]!['purchaseToken'] as string).filter((r) => r.state === 'granted').length, 2);
+      }),
+      { numRuns: 15, seed: 1414 },
+    );
+  });
+
   it('property: a REVOKE anywhere in the sequence leaves the generation revoked', async () => {
     const gen = 'gen-revoke-property';
     const base: StatusObservation = {
