@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { CONFIRM_SUBSCRIPTION_PATH, HuaweiIapClient, type ShipmentConfirmer } from '../src/confirm/ConfirmClient';
 import * as crypto from 'node:crypto';
+import { PostgresLedger } from '../src/ledger/PostgresLedger';
 import { SqliteLedger } from '../src/ledger/SqliteLedger';
 import { SqlSubscriptionStore } from '../src/subscriptions/SqlSubscriptionStore';
 import type { StatusObservation, SubscriptionEvent } from '../src/subscriptions/SubscriptionStore';
@@ -22,6 +23,7 @@ import {
   subscriptionStatus,
   subscriptionVectors,
 } from '../../tools/testing/SubscriptionVectors';
+import { startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
 import type { TestPki } from '../../tools/testing/TestPki';
 import {
   DEFAULT_ACCOUNT,
@@ -88,57 +90,60 @@ function statusPd(orders: Json[], over: Json = {}, payloadOver: Json = {}): stri
   return autoRenewablePurchaseData(pki, subGroupStatusPayload(subscriptionStatus(orders, over, { now: NOW }), payloadOver, { now: NOW }));
 }
 
+/** The shared vectors over HTTP against `s`: each verdict, the answer's payload, and no token or JWS in the log. */
+async function vectorsOver(s: TestServer): Promise<void> {
+  const vectors = await subscriptionVectors(pki, { now: NOW });
+  assert.ok(vectors.length >= 30);
+  const failures: string[] = [];
+  for (const v of vectors) {
+    const r = await verifyReq(s, v.purchaseData);
+    const e = v.expected;
+    let got: string;
+    if (e.verdict !== 'valid') {
+      got = r.status === 422 ? r.body.reason : `HTTP ${r.status} ${r.text.slice(0, 120)}`;
+      if (got !== e.verdict) failures.push(`${v.name}: expected ${e.verdict}, got ${got}`);
+      continue;
+    }
+    if (r.status !== 200) {
+      failures.push(`${v.name}: expected valid, got HTTP ${r.status} ${r.text.slice(0, 160)}`);
+      continue;
+    }
+    if (e.state === undefined) {
+      // A non-renewable: answered like an order.
+      assert.equal(r.body.payload.purchaseOrderId, e.grantedOrderIds![0], v.name);
+      continue;
+    }
+    const ent = r.body.entitlement;
+    const actual = { state: ent.state, entitled: ent.entitled, expiresTime: ent.expiresTime, granted: ent.grantedOrderIds, revoked: ent.revokedOrderIds };
+    const want = { state: e.state, entitled: e.entitled, expiresTime: e.expiresTime, granted: e.grantedOrderIds, revoked: e.revokedOrderIds };
+    try {
+      assert.deepEqual(actual, want);
+    } catch {
+      failures.push(`${v.name}: expected ${JSON.stringify(want)}, got ${JSON.stringify(actual)}`);
+    }
+    // The answer carries the verified SubGroupStatusPayload as sent.
+    const sent = JSON.parse(Buffer.from((JSON.parse(v.purchaseData).jwsSubscriptionStatus as string).split('.')[1]!, 'base64url').toString());
+    assert.deepEqual(r.body.subscription, sent, v.name);
+  }
+  assert.deepEqual(failures, []);
+  // Log hygiene: no purchase token and no JWS of any vector reached the log.
+  let tokens = 0;
+  for (const v of vectors) {
+    const pd = (() => { try { return JSON.parse(v.purchaseData) as Json; } catch { return {}; } })();
+    const jws = pd['jwsSubscriptionStatus'] ?? pd['jwsPurchaseOrder'];
+    if (typeof jws !== 'string' || jws.split('.').length < 2) continue;
+    assert.ok(!s.logs.text.includes(jws.slice(0, 40)), `${v.name}: JWS logged`);
+    const decoded = Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8');
+    for (const m of decoded.matchAll(/(?:sub|nr)-token-[0-9a-z]+/g)) {
+      tokens++;
+      assert.ok(!s.logs.text.includes(m[0]), `${v.name}: token logged`);
+    }
+  }
+  assert.ok(tokens > 30);
+}
+
 describe('subscription vectors (the verdicts the device verifier gives too)', () => {
-  it('every vector gets its expected verdict over HTTP', async () => {
-    const vectors = await subscriptionVectors(pki, { now: NOW });
-    assert.ok(vectors.length >= 30);
-    const failures: string[] = [];
-    for (const v of vectors) {
-      const r = await verifyReq(server, v.purchaseData);
-      const e = v.expected;
-      let got: string;
-      if (e.verdict !== 'valid') {
-        got = r.status === 422 ? r.body.reason : `HTTP ${r.status} ${r.text.slice(0, 120)}`;
-        if (got !== e.verdict) failures.push(`${v.name}: expected ${e.verdict}, got ${got}`);
-        continue;
-      }
-      if (r.status !== 200) {
-        failures.push(`${v.name}: expected valid, got HTTP ${r.status} ${r.text.slice(0, 160)}`);
-        continue;
-      }
-      if (e.state === undefined) {
-        // A non-renewable: answered like an order.
-        assert.equal(r.body.payload.purchaseOrderId, e.grantedOrderIds![0], v.name);
-        continue;
-      }
-      const ent = r.body.entitlement;
-      const actual = { state: ent.state, entitled: ent.entitled, expiresTime: ent.expiresTime, granted: ent.grantedOrderIds, revoked: ent.revokedOrderIds };
-      const want = { state: e.state, entitled: e.entitled, expiresTime: e.expiresTime, granted: e.grantedOrderIds, revoked: e.revokedOrderIds };
-      try {
-        assert.deepEqual(actual, want);
-      } catch {
-        failures.push(`${v.name}: expected ${JSON.stringify(want)}, got ${JSON.stringify(actual)}`);
-      }
-      // The answer carries the verified SubGroupStatusPayload as sent.
-      const sent = JSON.parse(Buffer.from((JSON.parse(v.purchaseData).jwsSubscriptionStatus as string).split('.')[1]!, 'base64url').toString());
-      assert.deepEqual(r.body.subscription, sent, v.name);
-    }
-    assert.deepEqual(failures, []);
-    // Log hygiene: no purchase token and no JWS of any vector reached the log.
-    let tokens = 0;
-    for (const v of vectors) {
-      const pd = (() => { try { return JSON.parse(v.purchaseData) as Json; } catch { return {}; } })();
-      const jws = pd['jwsSubscriptionStatus'] ?? pd['jwsPurchaseOrder'];
-      if (typeof jws !== 'string' || jws.split('.').length < 2) continue;
-      assert.ok(!server.logs.text.includes(jws.slice(0, 40)), `${v.name}: JWS logged`);
-      const decoded = Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8');
-      for (const m of decoded.matchAll(/(?:sub|nr)-token-[0-9a-z]+/g)) {
-        tokens++;
-        assert.ok(!server.logs.text.includes(m[0]), `${v.name}: token logged`);
-      }
-    }
-    assert.ok(tokens > 30);
-  });
+  it('every vector gets its expected verdict over HTTP', () => vectorsOver(server));
 });
 
 describe('periods are orders: granted once each, replays, accounts', () => {
@@ -539,6 +544,83 @@ describe('subscription store on the ledger database', () => {
       assert.equal(v!.entitled, false);
     } finally {
       await ledger.close();
+    }
+  });
+});
+
+// The same store on PostgreSQL: one SQL implementation, so the HTTP behaviour must not change; and instances on one
+// database merging into one generation at once must give the sequential result (the merge reads FOR UPDATE).
+describe('subscriptions on PostgreSQL', () => {
+  let database: TestPostgres;
+  let pgServer: TestServer;
+  before(async () => {
+    database = await startTestPostgres();
+    pgServer = await startTestServer(pki, { databasePath: database.url, now: () => NOW });
+  });
+  after(async () => {
+    await pgServer?.close();
+    await database?.stop();
+  });
+
+  it('every vector gets its expected verdict over HTTP', () => vectorsOver(pgServer));
+
+  it('a renewal grants only the new period, concurrent presentations grant each period once, entitlements read', async () => {
+    const acct = 'pg-collector';
+    const orders = generation(3);
+    const before = pgServer.grants.length;
+    const first = await verifyReq(pgServer, statusPd([orders[0]!], { expiresTime: NOW - HOUR - 30 * DAY }), acct);
+    assert.equal(first.status, 200);
+    const rs = await Promise.all(Array.from({ length: 6 }, () => verifyReq(pgServer, statusPd(orders), acct)));
+    assert.ok(rs.every((r) => r.status === 200));
+    // Each period once; two requests may each win a different period on separate connections, so ≥ 1 'new'.
+    assert.ok(rs.some((r) => r.headers.get('x-delivery') === 'new'));
+    assert.deepEqual(pgServer.grants.slice(before).map((g) => g.purchaseOrderId).sort(), orders.map((o) => o['purchaseOrderId'] as string).sort());
+    assert.equal((await pgServer.ledger.ordersByToken(orders[0]!['purchaseToken'] as string)).length, 3);
+    const ads = orderPayload({ productId: 'remove_ads', productType: '1' });
+    assert.equal((await verifyReq(pgServer, purchaseData(pki.signJws(ads), 1), acct)).status, 200);
+    const r = await getEntitlements(pgServer, `Bearer ${sessionFor(acct)}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.subscriptions.map((x: Json) => [x['subGroupGenerationId'], x['state'], x['entitled']]), [
+      [orders[0]!['subGroupGenerationId'], 'active', true],
+    ]);
+    assert.deepEqual(r.body.nonConsumables.map((n: Json) => n['productId']), ['remove_ads']);
+    const stranger = await verifyReq(pgServer, statusPd(orders), 'pg-mallory');
+    assert.equal(stranger.status, 409);
+  });
+
+  it('two instances merging into one generation at once end in the sequential result', async () => {
+    const ledgers = [new PostgresLedger(database.url), new PostgresLedger(database.url)];
+    try {
+      const stores = ledgers.map((l) => new SqlSubscriptionStore(l));
+      const gen = 'gen-pg-race';
+      const obs = (k: number): StatusObservation => ({
+        subGroupGenerationId: gen, subGroupId: 'gem_club', subscriptionId: 's', productId: 'gem_club_monthly', purchaseToken: 't',
+        status: '1', expiresTime: NOW + k * DAY, observedAt: NOW - HOUR + k, autoRenewStatusCode: k % 2 === 0 ? '1' : '0',
+        grantedOrders: [{ purchaseOrderId: `pg-po-${k}`, productId: 'gem_club_monthly', purchaseTime: NOW - HOUR + k }], revokedOrders: [],
+      });
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          i % 3 === 2
+            ? stores[i % 2]!.applyEvent({ kind: 'auto-renew', subGroupGenerationId: gen, signedTime: NOW - HOUR + 100 + i, autoRenewStatusCode: i === 11 ? '0' : '1' }, NOW)
+            : stores[i % 2]!.observe(obs(i + 1), 'pg-racer', NOW),
+        ),
+      );
+      const v = (await stores[0]!.get(gen, NOW))!;
+      // The greatest expiresTime (observation 11, i = 10) and the latest auto-renew signal (i = 11, "0").
+      assert.deepEqual([v.expiresTime, v.state, v.entitled, v.autoRenewStatusCode, v.accountId], [NOW + 11 * DAY, 'active', true, '0', 'pg-racer']);
+      for (let i = 0; i < 12; i++) {
+        if (i % 3 !== 2) assert.equal(await stores[1]!.generationOfOrder(`pg-po-${i + 1}`), gen);
+      }
+      // Notifications only (no status write to serialise them): 40 auto-renew signals at once, the latest says "1".
+      const times = Array.from({ length: 40 }, (_, i) => NOW + ((i * 17) % 40));
+      await Promise.all(
+        times.map((t, i) =>
+          stores[i % 2]!.applyEvent({ kind: 'auto-renew', subGroupGenerationId: gen, signedTime: t, autoRenewStatusCode: t === NOW + 39 ? '1' : '0' }, NOW),
+        ),
+      );
+      assert.equal((await stores[1]!.get(gen, NOW))!.autoRenewStatusCode, '1', 'the latest signal wins whatever the commit order');
+    } finally {
+      for (const l of ledgers) await l.close();
     }
   });
 });
