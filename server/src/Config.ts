@@ -84,6 +84,7 @@ export interface ServerConfig {
    * SQLite: keep the connections, and so every COMMIT's fsync, in a worker thread instead of on the event loop
    * (ledger/SqliteWorkerLedger.ts): for a slow disk and a free core. Default false (`npm start`: SQLITE_THREAD=on).
    * Ignored with hooks (they run in this thread) and on PostgreSQL.
+   * The thread runs no app code in its transactions: no subscription store then (type 2 → 422).
    */
   sqliteThread?: boolean;
   /** Request, header, idle-socket and keep-alive timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */

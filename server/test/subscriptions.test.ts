@@ -534,6 +534,26 @@ describe('subscription store on the ledger database', () => {
     }
   });
 
+  it('a ledger without app transactions (SQLITE_THREAD=on) has no subscriptions: 422 and 404, nothing recorded', async () => {
+    const s = await startTestServer(pki, { sqliteThread: true, hooks: {}, now: () => NOW });
+    try {
+      assert.equal(s.ledger.backend, 'sqlite');
+      assert.equal(typeof (s.ledger as Partial<SqliteLedger>).transaction, 'undefined', 'the worker-thread ledger');
+      const orders = generation(1);
+      const r = await verifyReq(s, statusPd(orders));
+      assert.equal(r.status, 422);
+      assert.equal(r.body.reason, 'unsupported-product-type');
+      assert.equal(await s.ledger.get(orders[0]!['purchaseOrderId'] as string), undefined);
+      const e = await getEntitlements(s);
+      assert.equal(e.status, 404);
+      assert.equal(e.body.reason, 'no-entitlement-store');
+      // One-time orders still work.
+      assert.equal((await verifyReq(s, purchaseData(pki.signJws(orderPayload())))).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('works standalone on a Ledger file (own transactions)', async () => {
     const ledger = new SqliteLedger(tmpDb('subs-standalone'));
     try {

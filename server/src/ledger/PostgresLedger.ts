@@ -7,7 +7,8 @@
 // - one grant per purchaseOrderId: the PRIMARY KEY. Two instances inserting the same order: the second INSERT … ON
 //   CONFLICT DO NOTHING waits for the first transaction and then inserts nothing; it reads the committed row and
 //   answers a replay. Only the transaction whose INSERT returned the row runs the grant hook;
-// - one delivery per purchaseToken: the partial UNIQUE index over granted rows (orders_granted_token);
+// - one delivery per purchaseToken: the partial UNIQUE index over granted rows (orders_granted_token), which leaves
+//   out auto-renewables (productType "2": their periods share one token);
 // - a refund remembered before delivery: a refund by token writes `revoked_tokens` and revokes the orders under the
 //   token, a delivery reads `revoked_tokens` and inserts an order. Those touch DIFFERENT rows, so at READ COMMITTED
 //   each could miss the other's uncommitted write (write skew: both commit, and a refunded token is granted).

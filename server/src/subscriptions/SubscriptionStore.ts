@@ -1,6 +1,6 @@
 // The subscription ledger's port: per subGroupGenerationId state merged from verified statuses and notifications,
-// the period orders of each generation, and the one-time entitlements of an account. Promise-returning, so a
-// PostgreSQL implementation can stand beside the SQLite one (SqliteSubscriptionStore).
+// the period orders of each generation, and the one-time entitlements of an account. Promise-returning; its one
+// implementation, SqlSubscriptionStore, runs on the ledger's transactions on SQLite and PostgreSQL alike.
 import type { SignedStatus, SubscriptionStateName } from './SubscriptionState';
 
 export interface PeriodOrder {
