@@ -2,13 +2,14 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import { AuthError, checkAccount, type AuthenticatedAccount } from './auth/Authenticator';
-import { ConfigError, DEMO_CATALOG, type ServerConfig } from './Config';
+import { ConfigError, DEMO_CATALOG, DEMO_NON_RENEWABLE_PERIODS, type ServerConfig } from './Config';
 import { RejectError, TransientError } from './jws/Errors';
 import { JwsVerifier } from './jws/JwsVerifier';
 import { CrlRevocationChecker } from './jws/Revocation';
-import type { Ledger } from './ledger/Ledger';
+import { isTransactional, type Ledger } from './ledger/Ledger';
 import { openLedger } from './ledger/OpenLedger';
 import { PurchaseService } from './PurchaseService';
+import { SqlSubscriptionStore } from './subscriptions/SqlSubscriptionStore';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -19,12 +20,14 @@ export const REDACT_PATHS = [
   'purchaseData',
   'jwsPurchaseOrder',
   'jwsNotification',
+  'jwsSubscriptionStatus',
   'jws',
   'body',
   '*.purchaseToken',
   '*.purchaseData',
   '*.jwsPurchaseOrder',
   '*.jwsNotification',
+  '*.jwsSubscriptionStatus',
   '*.jws',
   '*.body',
 ];
@@ -66,6 +69,78 @@ const verifySchema = {
   },
 } as const;
 
+// --- subscriptions ---
+const subscriptionEntitlement = {
+  type: 'object',
+  required: ['subGroupGenerationId', 'state', 'entitled'],
+  properties: {
+    subGroupGenerationId: { type: 'string' },
+    subGroupId: { type: 'string' },
+    productId: { type: 'string' },
+    state: { type: 'string' },
+    entitled: { type: 'boolean' },
+    expiresTime: { type: 'number' },
+    autoRenewStatusCode: { type: 'string' },
+  },
+} as const;
+const verifySubscriptionSchema = {
+  ...verifySchema,
+  response: {
+    ...verifySchema.response,
+    200: {
+      type: 'object',
+      required: ['status'],
+      properties: {
+        status: { type: 'string' },
+        payload: { type: 'object', additionalProperties: true },
+        subscription: { type: 'object', additionalProperties: true },
+        entitlement: {
+          ...subscriptionEntitlement,
+          properties: {
+            ...subscriptionEntitlement.properties,
+            grantedOrderIds: { type: 'array', items: { type: 'string' } },
+            revokedOrderIds: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+    },
+  },
+} as const;
+const entitlementsSchema = {
+  response: {
+    200: {
+      type: 'object',
+      required: ['status', 'accountId', 'now', 'subscriptions', 'nonRenewables', 'nonConsumables'],
+      properties: {
+        status: { type: 'string' },
+        accountId: { type: 'string' },
+        now: { type: 'number' },
+        subscriptions: { type: 'array', items: subscriptionEntitlement },
+        nonRenewables: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              productId: { type: 'string' },
+              purchaseOrderId: { type: 'string' },
+              purchaseTime: { type: 'number' },
+              expiresTime: { type: 'number' },
+              entitled: { type: 'boolean' },
+            },
+          },
+        },
+        nonConsumables: {
+          type: 'array',
+          items: { type: 'object', properties: { productId: { type: 'string' }, purchaseOrderId: { type: 'string' }, purchaseTime: { type: 'number' } } },
+        },
+      },
+    },
+    404: rejection,
+    ...errorResponses,
+  },
+} as const;
+// --- end subscriptions ---
+
 const notificationSchema = {
   body: {
     type: 'object',
@@ -95,6 +170,7 @@ const ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
   ['/healthz', ['GET', 'HEAD']],
   ['/v1/purchases/verify', ['POST']],
   ['/v1/notifications', ['POST']],
+  ['/v1/entitlements', ['GET', 'HEAD']],
 ]);
 
 /**
@@ -248,6 +324,11 @@ export function buildApp(config: ServerConfig): AppParts {
       poolSize: config.databasePoolSize,
       sqliteThread: config.sqliteThread,
     });
+  // --- subscriptions: own tables in the ledger's database, written in the ledger's transactions (SQLite and
+  // PostgreSQL alike). A ledger that runs no app code in its transactions (SQLITE_THREAD=on) has none: auto-renewables
+  // then get 422 unsupported-product-type.
+  const subscriptionStore = isTransactional(ledger) ? new SqlSubscriptionStore(ledger) : undefined;
+  // --- end subscriptions ---
   const service = new PurchaseService({
     verifier,
     revocation,
@@ -259,6 +340,8 @@ export function buildApp(config: ServerConfig): AppParts {
     confirmer: config.hooks?.grant !== undefined ? config.confirm : undefined,
     log: app.log,
     now,
+    subscriptionStore,
+    nonRenewablePeriods: config.nonRenewablePeriods ?? (config.products === undefined || config.products === DEMO_CATALOG ? DEMO_NON_RENEWABLE_PERIODS : new Map()),
   });
   const authenticator = config.authenticator;
 
@@ -349,7 +432,7 @@ export function buildApp(config: ServerConfig): AppParts {
     const account = await accountOf(req);
     if (account) accounts.set(req, account);
   };
-  app.post<{ Body: { purchaseData: string } }>('/v1/purchases/verify', { schema: verifySchema, onRequest: authenticate }, async (req, reply) => {
+  app.post<{ Body: { purchaseData: string } }>('/v1/purchases/verify', { schema: verifySubscriptionSchema, onRequest: authenticate }, async (req, reply) => {
     const r = await service.verifyPurchase(req.body.purchaseData, accounts.get(req));
     if (r.kind === 'account-conflict') {
       req.log.info({ reason: 'account-conflict' }, 'rejected');
@@ -363,9 +446,32 @@ export function buildApp(config: ServerConfig): AppParts {
         .code(403)
         .send({ status: 'forbidden', reason: 'account-mismatch', detail: 'this order was created for another account' });
     }
+    // --- subscriptions ---
+    if (r.kind === 'subscription') {
+      void reply.header('x-delivery', r.fresh ? 'new' : 'replay');
+      return { status: 'valid', subscription: r.subscription, entitlement: r.entitlement };
+    }
+    // --- end subscriptions ---
     void reply.header('x-delivery', r.replay ? 'replay' : 'new');
     return { status: 'valid', payload: r.payload };
   });
+
+  // --- subscriptions: what the session's account has now ---
+  app.get('/v1/entitlements', { schema: entitlementsSchema, onRequest: authenticate }, async (req, reply) => {
+    const account = accounts.get(req);
+    if (account === undefined) {
+      return reply.code(404).send({ status: 'error', reason: 'no-accounts', detail: 'this server runs without accounts (no authenticator)' });
+    }
+    const subscriptions = service.subscriptions;
+    if (subscriptions === undefined) {
+      return reply
+        .code(404)
+        .send({ status: 'error', reason: 'no-entitlement-store', detail: 'this ledger runs no app transactions (SQLITE_THREAD=on)' });
+    }
+    const e = await subscriptions.entitlements(account.accountId);
+    return { status: 'ok', accountId: account.accountId, now: now(), ...e };
+  });
+  // --- end subscriptions ---
 
   app.post<{ Body: { jwsNotification: string } }>(
     '/v1/notifications',

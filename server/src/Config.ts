@@ -23,7 +23,13 @@ export const DEMO_CATALOG: Catalog = new Map<string, ProductType>([
   ['remove_ads', 1],
   ['premium_themes', 1],
   ['season_pass', 3],
+  // --- subscriptions: the "Gem Club" auto-renewable group (gem_club) ---
+  ['gem_club_monthly', 2],
+  ['gem_club_yearly', 2],
 ]);
+
+/** The fixed period of each non-renewable of the demo catalog (ISO 8601), for GET /v1/entitlements. */
+export const DEMO_NON_RENEWABLE_PERIODS: ReadonlyMap<string, string> = new Map([['season_pass', 'P30D']]);
 
 export interface ServerConfig {
   /** Default 127.0.0.1. */
@@ -65,6 +71,11 @@ export interface ServerConfig {
    * Only for a server that grants itself: it requires `hooks.grant`, and confirms after the grant's COMMIT.
    */
   confirm?: ShipmentConfirmer;
+  /**
+   * productId → fixed ISO 8601 period (P30D, P1M, …) of each non-renewable, for the expiry GET /v1/entitlements
+   * reports. Default: DEMO_NON_RENEWABLE_PERIODS when `products` is unset, else none (no expiry reported).
+   */
+  nonRenewablePeriods?: ReadonlyMap<string, string>;
   /** Server-side entitlement hooks, run inside the ledger transaction. */
   hooks?: LedgerHooks;
   /** Most ledger writes group-committed in one transaction (default 256; 1 = one transaction per write). */
@@ -73,6 +84,7 @@ export interface ServerConfig {
    * SQLite: keep the connections, and so every COMMIT's fsync, in a worker thread instead of on the event loop
    * (ledger/SqliteWorkerLedger.ts): for a slow disk and a free core. Default false (`npm start`: SQLITE_THREAD=on).
    * Ignored with hooks (they run in this thread) and on PostgreSQL.
+   * The thread runs no app code in its transactions: no subscription store then (type 2 → 422).
    */
   sqliteThread?: boolean;
   /** Request, header, idle-socket and keep-alive timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
@@ -100,6 +112,22 @@ export function parseProducts(value: string | undefined): Catalog {
     m.set(id, type === undefined ? undefined : (Number(type) as ProductType));
   }
   if (m.size === 0) throw new ConfigError('IAP_PRODUCTS is empty');
+  return m;
+}
+
+/** IAP_NON_RENEWABLE_PERIODS: "id:P30D,id:P1M,…" (ISO 8601 PnYnMnWnD). Unset: undefined (the default applies). */
+export function parsePeriods(value: string | undefined): ReadonlyMap<string, string> | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const m = new Map<string, string>();
+  for (const raw of value.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const [id, period] = item.split(':');
+    if (!id || !period || !/^P(?:\d+Y)?(?:\d+M)?(?:\d+W)?(?:\d+D)?$/.test(period) || period === 'P') {
+      throw new ConfigError(`IAP_NON_RENEWABLE_PERIODS: "${item}" is not id:PnYnMnWnD`);
+    }
+    m.set(id, period);
+  }
   return m;
 }
 
@@ -222,6 +250,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     appId,
     environment,
     products: parseProducts(env['IAP_PRODUCTS']),
+    ...(parsePeriods(env['IAP_NON_RENEWABLE_PERIODS']) ? { nonRenewablePeriods: parsePeriods(env['IAP_NON_RENEWABLE_PERIODS'])! } : {}),
     databasePath: parseDatabaseUrl(env['DATABASE_URL'], defaults.databasePath),
     revocation: { mode: crl },
     logger: { level: env['LOG_LEVEL'] || 'info' },

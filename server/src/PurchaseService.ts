@@ -6,7 +6,11 @@ import { ConfirmError, type ConfirmOutcome, type ShipmentConfirmer } from './con
 import { RejectError, TransientError } from './jws/Errors';
 import type { JwsVerifier, VerifiedJws } from './jws/JwsVerifier';
 import type { CrlRevocationChecker } from './jws/Revocation';
-import type { Ledger, OrderPayload } from './ledger/Ledger';
+import { applyNotificationIn, isTransactional, type Ledger, type OrderPayload } from './ledger/Ledger';
+// --- subscriptions (auto-renewables live in server/src/subscriptions) ---
+import { SubscriptionService, type SubscriptionVerifyResult } from './subscriptions/SubscriptionService';
+import type { SubscriptionStore } from './subscriptions/SubscriptionStore';
+// --- end subscriptions ---
 
 export interface PurchaseServiceDeps {
   verifier: JwsVerifier;
@@ -18,10 +22,17 @@ export interface PurchaseServiceDeps {
   confirmer: ShipmentConfirmer | undefined;
   log: FastifyBaseLogger;
   now: () => number;
+  // --- subscriptions ---
+  /** Where subscription state lives; without it, auto-renewables get 422 unsupported-product-type. */
+  subscriptionStore?: SubscriptionStore;
+  /** productId → ISO 8601 period of each non-renewable (entitlement read). */
+  nonRenewablePeriods?: ReadonlyMap<string, string>;
+  // --- end subscriptions ---
 }
 
 export type VerifyResult =
   | { kind: 'valid'; payload: OrderPayload; replay: boolean }
+  | Extract<SubscriptionVerifyResult, { kind: 'subscription' }>
   | { kind: 'account-conflict' }
   /** The order's signed developerPayload names another account than the session's. */
   | { kind: 'account-mismatch' };
@@ -66,10 +77,32 @@ export class PurchaseService {
   private readonly inflightConfirms = new Set<Promise<void>>();
   private readonly confirming = new Set<string>();
 
-  constructor(private readonly d: PurchaseServiceDeps) {}
+  /** Undefined without a subscription store. */
+  readonly subscriptions: SubscriptionService | undefined;
 
-  private async verifyJws<T>(jws: string): Promise<VerifiedJws<T>> {
-    const v = await this.d.verifier.verifyAsync<T>(jws);
+  constructor(private readonly d: PurchaseServiceDeps) {
+    // --- subscriptions ---
+    this.subscriptions =
+      d.subscriptionStore === undefined
+        ? undefined
+        : new SubscriptionService({
+            store: d.subscriptionStore,
+            ledger: d.ledger,
+            appId: d.appId,
+            environment: d.environment,
+            verifyJws: (jws, timeOf) => this.verifyJws(jws, timeOf),
+            checkOrder: (p, type) => this.checkOrder(p, type),
+            confirmPending: d.confirmer !== undefined,
+            scheduleConfirm: (order) => this.scheduleConfirm(order),
+            nonRenewablePeriods: d.nonRenewablePeriods ?? new Map(),
+            log: d.log,
+            now: d.now,
+          });
+    // --- end subscriptions ---
+  }
+
+  private async verifyJws<T>(jws: string, timeOf?: (payload: Record<string, unknown>) => number): Promise<VerifiedJws<T>> {
+    const v = await this.d.verifier.verifyAsync<T>(jws, timeOf);
     if (this.d.revocation.enabled) await this.d.revocation.check(v.chain);
     return v;
   }
@@ -129,9 +162,14 @@ export class PurchaseService {
       throw new RejectError('malformed-purchase-data', 'purchaseData.type must be 0..3');
     }
     const jws = rec['jwsPurchaseOrder'];
-    if (jws === undefined && (type === 2 || rec['jwsSubscriptionStatus'] !== undefined)) {
-      throw new RejectError('unsupported-product-type', 'auto-renewable subscriptions (jwsSubscriptionStatus) are not handled');
+    // --- subscriptions: type 2 carries jwsSubscriptionStatus ---
+    if (type === 2) {
+      if (this.subscriptions === undefined) {
+        throw new RejectError('unsupported-product-type', 'auto-renewable subscriptions (jwsSubscriptionStatus) are not handled');
+      }
+      return this.subscriptions.verify(rec, caller);
     }
+    // --- end subscriptions ---
     if (typeof jws !== 'string') throw new RejectError('malformed-purchase-data', 'jwsPurchaseOrder missing');
 
     const v = await this.verifyJws<Record<string, unknown>>(jws);
@@ -198,6 +236,10 @@ export class PurchaseService {
       throw new RejectError('wrong-environment', `environment ${env} on a ${this.d.environment} server`);
     }
     const now = this.d.now();
+    // --- subscriptions: merged first (idempotent, order-independent), so a crash before the ledger records the
+    // notification loses nothing: Huawei's retry applies it again.
+    const subAction = await this.subscriptions?.onNotification(type, subtype, v.signedTime, meta);
+    // --- end subscriptions ---
 
     // One ledger transaction: recording the notification and what it does commit together.
     // DID_NEW_TRANSACTION, EXPIRE, DID_CHANGE_RENEWAL_STATUS, RENEWAL_TIME_MODIFIED, TEST and unknown types are
@@ -212,7 +254,15 @@ export class PurchaseService {
             reason: subtype ?? 'REVOKE',
           }
         : undefined;
-    const result: NotificationResult = await this.d.ledger.applyNotification({ requestId, type, subtype, orderId, token, now }, revoke);
+    const rec = { requestId, type, subtype, orderId, token, now };
+    // --- subscriptions: a notification that changed a subscription is stored with that outcome instead of "noted"
+    // (a subscription store implies a transactional ledger: App builds one only over it).
+    const transactional = subAction !== undefined && isTransactional(this.d.ledger) ? this.d.ledger : undefined;
+    const result: NotificationResult =
+      transactional !== undefined
+        ? await transactional.transaction((tx) => applyNotificationIn(tx, rec, revoke, subAction))
+        : await this.d.ledger.applyNotification(rec, revoke);
+    // --- end subscriptions ---
     if (result.kind === 'processed') {
       this.d.log.info(
         { notificationType: type, notificationSubtype: subtype ?? null, purchaseOrderId: orderId ?? null, action: result.action },

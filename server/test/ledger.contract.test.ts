@@ -224,6 +224,30 @@ for (const backend of BACKENDS) {
       );
     }));
 
+    it('auto-renewable periods (productType "2") share their token: each period is granted once; other types still conflict', withStore(async (store) => {
+      const r = recorder();
+      const ledger = await store.open(r.hooks);
+      const p1 = order({ productType: '2', productId: 'gem_club_monthly' });
+      const p2 = order({ productType: '2', productId: 'gem_club_monthly', purchaseToken: p1.purchaseToken });
+      const first = await ledger.deliver(p1, 'p1', NOW, false);
+      assert.ok(first.kind === 'granted' && !first.replay);
+      const renewal = await ledger.deliver(p2, 'p1', NOW + 1, false);
+      assert.ok(renewal.kind === 'granted' && !renewal.replay, `the renewal is granted, got ${renewal.kind}`);
+      const again = await ledger.deliver(p1, 'p1', NOW + 2, false);
+      assert.ok(again.kind === 'granted' && again.replay);
+      assert.deepEqual(r.grants, [p1.purchaseOrderId, p2.purchaseOrderId]);
+      assert.deepEqual((await ledger.ordersByToken(p1.purchaseToken)).map((o) => o.purchaseOrderId), [p1.purchaseOrderId, p2.purchaseOrderId]);
+      // The index leaves type 2 out even for SQL that bypasses the check, and still holds for the other types.
+      await store.query(
+        `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, state, granted_at, created_at, updated_at)
+         VALUES ('x2', $1, 'p', '2', 'granted', 1, 1, 1)`,
+        [p1.purchaseToken],
+      );
+      const a = order();
+      assert.equal((await ledger.deliver(a, 'p1', NOW, false)).kind, 'granted');
+      assert.deepEqual(await ledger.deliver(order({ purchaseToken: a.purchaseToken }), 'p1', NOW, false), { kind: 'token-conflict' });
+    }));
+
     it('a refund naming only the token, before delivery, is remembered: the later delivery is revoked', withStore(async (store) => {
       const r = recorder();
       const ledger = await store.open(r.hooks);
@@ -451,8 +475,12 @@ describe('ledger: SQLite only', () => {
     v1.close();
     const ledger = new SqliteLedger(file);
     try {
-      assert.equal(ledger.db.pragma('user_version', { simple: true }), 2);
+      assert.equal(ledger.db.pragma('user_version', { simple: true }), 3);
       assert.equal((await ledger.get('old-1'))?.state, 'granted');
+      // v3: the periods of an auto-renewable share their token.
+      const p1 = order({ productType: '2' });
+      assert.equal((await ledger.deliver(p1, undefined, NOW, false)).kind, 'granted');
+      assert.equal((await ledger.deliver(order({ productType: '2', purchaseToken: p1.purchaseToken }), undefined, NOW, false)).kind, 'granted');
       const fresh = await ledger.transaction((tx) =>
         tx.recordNotification({ requestId: 'req-old', type: 'TEST', subtype: undefined, orderId: undefined, token: undefined, now: 2 }),
       );
@@ -517,6 +545,33 @@ describe('ledger: PostgreSQL only', () => {
       await ledger.close();
       await server.stop();
       fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
+    }
+  });
+
+  it('a v3 database migrates to v4: the token index leaves auto-renewables out', async () => {
+    const db = await startTestPostgres();
+    const c = new pg.Client({ connectionString: db.url });
+    try {
+      const first = new PostgresLedger(db.url);
+      await first.ready();
+      await first.close();
+      await c.connect();
+      // What a v3 server left behind: the index over every granted token.
+      await c.query('DROP INDEX orders_granted_token');
+      await c.query('CREATE UNIQUE INDEX orders_granted_token ON orders (purchase_token) WHERE granted_at IS NOT NULL');
+      await c.query('UPDATE ledger_schema SET version = 3');
+      const ledger = new PostgresLedger(db.url);
+      try {
+        const p1 = order({ productType: '2' });
+        assert.equal((await ledger.deliver(p1, undefined, NOW, false)).kind, 'granted');
+        assert.equal((await ledger.deliver(order({ productType: '2', purchaseToken: p1.purchaseToken }), undefined, NOW, false)).kind, 'granted');
+        assert.equal((await c.query('SELECT version FROM ledger_schema')).rows[0].version, 4);
+      } finally {
+        await ledger.close();
+      }
+    } finally {
+      await c.end().catch(() => undefined);
+      await db.stop();
     }
   });
 

@@ -13,6 +13,7 @@ import {
   DEMO_CATALOG,
   loadConfigFromEnv,
   parseDatabaseUrl,
+  parsePeriods,
   parseProducts,
 } from '../src/Config';
 import { loadTestPki, type TestPkiJson } from '../../tools/testing/TestPki';
@@ -24,11 +25,18 @@ const MAIN = path.resolve(__dirname, '..', 'src', 'Main.ts');
 describe('configuration', () => {
   it('IAP_PRODUCTS: unset → demo catalog; ids with optional types', () => {
     assert.equal(parseProducts(undefined), DEMO_CATALOG);
-    assert.deepEqual([...DEMO_CATALOG.keys()], ['gems_100', 'gems_550', 'gems_1200', 'remove_ads', 'premium_themes', 'season_pass']);
-    assert.deepEqual([...DEMO_CATALOG.values()], [0, 0, 0, 1, 1, 3]);
+    assert.deepEqual([...DEMO_CATALOG.keys()], [
+      'gems_100', 'gems_550', 'gems_1200', 'remove_ads', 'premium_themes', 'season_pass', 'gem_club_monthly', 'gem_club_yearly',
+    ]);
+    assert.deepEqual([...DEMO_CATALOG.values()], [0, 0, 0, 1, 1, 3, 2, 2]);
     const c = parseProducts(' a , b:1,c:3 ');
     assert.deepEqual([...c.entries()], [['a', undefined], ['b', 1], ['c', 3]]);
     assert.throws(() => parseProducts('a:9'), ConfigError);
+  });
+  it('IAP_NON_RENEWABLE_PERIODS: id:PnYnMnWnD pairs; unset → the default; anything else refused', () => {
+    assert.equal(parsePeriods(undefined), undefined);
+    assert.deepEqual([...parsePeriods('season_pass:P30D, vip:P1Y2M')!.entries()], [['season_pass', 'P30D'], ['vip', 'P1Y2M']]);
+    for (const bad of ['season_pass', 'season_pass:30', 'season_pass:P', 'season_pass:PT1H']) assert.throws(() => parsePeriods(bad), ConfigError, bad);
   });
 
   it('the start-up banner never prints a database password', () => {

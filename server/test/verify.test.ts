@@ -254,9 +254,10 @@ describe('payload checks', () => {
     assert.equal(r.headers.get('retry-after'), String(r.body.retryAfterSeconds));
     assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
   });
-  it('auto-renewable purchaseData → unsupported-product-type', async () => {
+  it('auto-renewable purchaseData is verified as a subscription (an empty status payload → invalid-payload)', async () => {
     const pd = JSON.stringify({ type: 2, jwsSubscriptionStatus: pki.signJws({ signedTime: Date.now() }) });
-    await expectReject(pd, 'unsupported-product-type');
+    await expectReject(pd, 'invalid-payload');
+    await expectReject(JSON.stringify({ type: 2, jwsPurchaseOrder: pki.signJws(orderPayload({ productType: '2' })) }), 'malformed-purchase-data');
   });
 });
 

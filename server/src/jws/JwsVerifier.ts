@@ -114,6 +114,9 @@ function decodeJsonObject(part: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** The time a JWS's certificates are judged valid at, read from its payload (throws RejectError when absent). */
+export type TimeOf = (payload: Record<string, unknown>) => number;
+
 function signedTimeOf(payload: Record<string, unknown>): number {
   const st = payload['signedTime'];
   // UTC milliseconds as a JSON number: a string would reach the device in the answer, which refuses it.
@@ -159,9 +162,13 @@ export class JwsVerifier {
     return c && { size: c.size, hits: c.hits, misses: c.misses, evictions: c.evictions };
   }
 
-  /** Verifies a compact JWS; returns the parsed payload or throws RejectError. Synchronous. */
-  verify<T = Record<string, unknown>>(jws: string): VerifiedJws<T> {
-    const c = this.check(jws);
+  /**
+   * Verifies a compact JWS; returns the parsed payload or throws RejectError. Synchronous. `timeOf` names the time
+   * certificate validity is judged at (default: the payload's signedTime, required): a SubGroupStatusPayload may
+   * carry no signedTime of its own.
+   */
+  verify<T = Record<string, unknown>>(jws: string, timeOf: TimeOf = signedTimeOf): VerifiedJws<T> {
+    const c = this.check(jws, timeOf);
     let ok: boolean;
     try {
       ok = crypto.verify('sha256', c.signingInput, { key: c.chain.leafKey, dsaEncoding: 'ieee-p1363' }, c.signature);
@@ -175,11 +182,12 @@ export class JwsVerifier {
    * The same checks as verify(), in the same order and with the same reason codes, but the ES256 signature check runs
    * on libuv's thread pool (crypto.verify with a callback), off the event loop: a server verifying many orders at once
    * uses every core for the dominant cost of a request. Everything else (parsing, the chain cache) stays synchronous.
+   * `timeOf` as for verify().
    */
-  verifyAsync<T = Record<string, unknown>>(jws: string): Promise<VerifiedJws<T>> {
+  verifyAsync<T = Record<string, unknown>>(jws: string, timeOf: TimeOf = signedTimeOf): Promise<VerifiedJws<T>> {
     let c: CheckedJws;
     try {
-      c = this.check(jws);
+      c = this.check(jws, timeOf);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -200,7 +208,7 @@ export class JwsVerifier {
   }
 
   /** Everything up to the signature check: structure, header, payload, chain; throws RejectError. */
-  private check(jws: string): CheckedJws {
+  private check(jws: string, timeOf: TimeOf): CheckedJws {
     if (typeof jws !== 'string' || jws.length === 0) throw new RejectError('malformed', 'JWS is empty');
     if (jws.length > MAX_JWS_LENGTH) throw new RejectError('malformed', 'JWS too long');
     const d1 = jws.indexOf('.');
@@ -233,7 +241,7 @@ export class JwsVerifier {
     if (!isCanonicalBase64Url(s)) throw new RejectError('malformed', 'JWS signature must be canonical unpadded base64url');
 
     const payload = decodeJsonObject(p, 'payload');
-    const signedTime = signedTimeOf(payload);
+    const signedTime = timeOf(payload);
     const now = this.now();
 
     const chain = this.chainFor(leafB64, intB64, now);

@@ -11,7 +11,9 @@
 // The rules every adapter keeps, whatever the concurrency (requests of one process, or several processes):
 // - one row per purchaseOrderId; the first verified presentation GRANTS (the row and the grant hook commit together),
 //   every later one is a REPLAY answered with the first stored payload;
-// - one delivery per purchaseToken: another purchaseOrderId carrying a delivered token is a `token-conflict`;
+// - one delivery per purchaseToken: another purchaseOrderId carrying a delivered token is a `token-conflict`; except
+//   auto-renewable subscriptions (productType "2"), whose every period is a new order under the subscription's one
+//   token (the UNIQUE index over granted tokens leaves them out);
 // - a refund is remembered before the delivery: revoking an order never presented stores it revoked, and a refund
 //   naming only the token (revokeToken / a REVOKE notification without purchaseOrderId) is remembered for the token;
 // - account binding is first-wins: the first presentation with an account binds the order; an order first presented
@@ -214,6 +216,11 @@ export interface TransactionalLedger extends Ledger {
   transaction<T>(fn: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
 }
 
+/** True for a ledger that runs app code inside its transactions (SqliteLedger, PostgresLedger; not the worker). */
+export function isTransactional(ledger: Ledger): ledger is TransactionalLedger {
+  return typeof (ledger as Partial<TransactionalLedger>).transaction === 'function';
+}
+
 /** The de-duplication key of a notification: a retry repeats all of these; signedTime may change, so it is left out. */
 export function notificationKey(n: NotificationRecord): string {
   return crypto
@@ -222,14 +229,18 @@ export function notificationKey(n: NotificationRecord): string {
     .digest('hex');
 }
 
-/** The notification's part of applyNotification, shared by the in-process adapters. */
+/**
+ * The notification's part of applyNotification, shared by the in-process adapters. `noted`: the outcome stored when
+ * nothing is revoked (subscriptions store what the notification changed in a subscription).
+ */
 export async function applyNotificationIn(
   tx: LedgerTransaction,
   n: NotificationRecord,
   revoke: NotificationRevoke | undefined,
+  noted = 'noted',
 ): Promise<NotificationOutcome> {
   if (!(await tx.recordNotification(n))) return { kind: 'duplicate' };
-  let action = 'noted';
+  let action = noted;
   if (revoke !== undefined) {
     if (revoke.orderId !== undefined) {
       const r = await tx.revoke(

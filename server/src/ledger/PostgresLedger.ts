@@ -7,7 +7,8 @@
 // - one grant per purchaseOrderId: the PRIMARY KEY. Two instances inserting the same order: the second INSERT … ON
 //   CONFLICT DO NOTHING waits for the first transaction and then inserts nothing; it reads the committed row and
 //   answers a replay. Only the transaction whose INSERT returned the row runs the grant hook;
-// - one delivery per purchaseToken: the partial UNIQUE index over granted rows (orders_granted_token);
+// - one delivery per purchaseToken: the partial UNIQUE index over granted rows (orders_granted_token), which leaves
+//   out auto-renewables (productType "2": their periods share one token);
 // - a refund remembered before delivery: a refund by token writes `revoked_tokens` and revokes the orders under the
 //   token, a delivery reads `revoked_tokens` and inserts an order. Those touch DIFFERENT rows, so at READ COMMITTED
 //   each could miss the other's uncommitted write (write skew: both commit, and a refunded token is granted).
@@ -60,11 +61,13 @@ export interface PostgresLedgerOptions {
   connectTimeoutMs?: number;
 }
 
-// v2: the tables (same rules as SQLite's v2); v3: the one-round-trip delivery function (PostgresDeliverFunction.ts).
-const SCHEMA_VERSION = 3;
+// v2: the tables (same rules as SQLite's v2); v3: the one-round-trip delivery function (PostgresDeliverFunction.ts);
+// v4 (SQLite's v3): auto-renewables (productType "2") left out of the one-delivery-per-token index, orders by account.
+const SCHEMA_VERSION = 4;
 /** Advisory-lock namespace (the first key of the two-key form): schema migration and per-token locks. */
 export const LOCK_NAMESPACE = 0x1a9_0001;
-const LOCK_MIGRATE = 0;
+/** The second key of the schema-migration lock (the ledger and the stores that live beside it in its database). */
+export const LOCK_MIGRATE = 0;
 const MAX_ATTEMPTS = 4;
 
 interface RawRow {
@@ -124,8 +127,12 @@ const SCHEMA = [
      updated_at        BIGINT NOT NULL
    )`,
   'CREATE INDEX IF NOT EXISTS orders_by_token ON orders (purchase_token)',
-  // One delivery per token; revoked-before-grant rows (granted_at NULL) may share a token.
-  'CREATE UNIQUE INDEX IF NOT EXISTS orders_granted_token ON orders (purchase_token) WHERE granted_at IS NOT NULL',
+  // One delivery per token; revoked-before-grant rows (granted_at NULL) may share a token, and so do the periods of
+  // an auto-renewable subscription (productType "2": each renewal is a new order under the subscription's one token).
+  // Rebuilt when its definition is older (v < 4): DROP + CREATE run under the migration lock, in its transaction.
+  "DROP INDEX IF EXISTS orders_granted_token",
+  "CREATE UNIQUE INDEX orders_granted_token ON orders (purchase_token) WHERE granted_at IS NOT NULL AND product_type <> '2'",
+  'CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account_id)',
   `CREATE TABLE IF NOT EXISTS revoked_tokens (
      purchase_token TEXT PRIMARY KEY CHECK (purchase_token <> ''),
      reason         TEXT NOT NULL,

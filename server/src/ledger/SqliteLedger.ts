@@ -67,7 +67,7 @@ interface RawRow {
   confirm_attempts: number;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 function toRow(r: RawRow): OrderRow {
   return {
@@ -140,7 +140,7 @@ function prepareStatements(db: Database.Database): Statements {
     ),
     setNotificationOutcome: db.prepare('UPDATE notifications SET outcome = ? WHERE dedup_key = ?'),
     countGranted: db.prepare('SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL'),
-    grantedByToken: db.prepare('SELECT purchase_order_id FROM orders WHERE purchase_token = ? AND granted_at IS NOT NULL'),
+    grantedByToken: db.prepare("SELECT purchase_order_id FROM orders WHERE purchase_token = ? AND granted_at IS NOT NULL AND product_type <> '2'"),
     getRevokedToken: db.prepare('SELECT revoked_at, reason FROM revoked_tokens WHERE purchase_token = ?'),
     insertRevokedToken: db.prepare(
       'INSERT OR IGNORE INTO revoked_tokens (purchase_token, reason, revoked_at) VALUES (?, ?, ?)',
@@ -192,7 +192,9 @@ class SqliteOps implements LedgerTransaction {
         );
         return { kind: 'revoked', revokedAt: refunded.revoked_at };
       }
-      const other = this.st.grantedByToken.get(order.purchaseToken) as { purchase_order_id: string } | undefined;
+      // Every period of an auto-renewable is an order under the subscription's one token.
+      const other =
+        order.productType === '2' ? undefined : (this.st.grantedByToken.get(order.purchaseToken) as { purchase_order_id: string } | undefined);
       if (other) return { kind: 'token-conflict' };
       this.st.insertGranted.run({
         id: order.purchaseOrderId,
@@ -445,6 +447,17 @@ export class SqliteLedger implements TransactionalLedger {
           PRAGMA user_version = 2;
         `);
       })();
+    }
+    if (v < 3) {
+      // v3: auto-renewable subscriptions (productType "2") renew as new orders under the subscription's one token, so
+      // the one-delivery-per-token index leaves them out; the entitlement read looks orders up by account.
+      this.db.exec(`
+        DROP INDEX IF EXISTS orders_granted_token;
+        CREATE UNIQUE INDEX orders_granted_token ON orders (purchase_token) WHERE granted_at IS NOT NULL AND product_type <> '2';
+        DROP INDEX IF EXISTS subscriptions_orders_by_account;
+        CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account_id);
+        PRAGMA user_version = 3;
+      `);
     }
   }
 
