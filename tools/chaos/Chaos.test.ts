@@ -61,6 +61,8 @@ test(`${REMOTE_RUNS} remote-verifier schedules (seed ${SEED}) against the real r
   // The device grants, so the shipped server refuses server-side confirm and never finishes an order itself.
   assert.ok(confirming.length >= REMOTE_RUNS && confirming.every((c) => !c), `server accepted confirm: ${JSON.stringify(confirming)}`);
   assert.ok((summary.rows.find((r) => r.fault === 'verdict-lost')?.injected ?? 0) > 0, 'a verdict was lost after the server committed');
+  // Payments that stay pending (the server's not-paid verdict) are part of the family.
+  assert.ok((summary.rows.find((r) => r.fault === 'pending-payment')?.injected ?? 0) > 0, 'a payment stayed pending');
   // The process dies right after the server's answer (the server has recorded the order; the device has not granted).
   const crash = await chaos.runOne({
     seed: 7,
