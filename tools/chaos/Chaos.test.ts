@@ -86,6 +86,25 @@ test('the schedules of the reproduced engine defects pass every check', { timeou
   }
 });
 
+test('a grant wiped by a reinstall of a version that no longer sells the product stays unfinished, not lost', { timeout: 60_000 }, async () => {
+  // Found with seed 5550123: the order was granted, the process died before the finish, the next version dropped
+  // the product and the app was reinstalled. The new install rejects it (unknown-product) and leaves it unfinished.
+  const chaos = await loadChaos();
+  const r = await chaos.runOne({
+    seed: 22,
+    pageSize: 2,
+    steps: [
+      { kind: 'crash', point: 'after-commit', nth: 1 },
+      { kind: 'buy', product: 'premium_themes', quantity: 1, overlap: false },
+      { kind: 'catalog', drop: 'premium_themes', maxQuantity: 1 },
+      { kind: 'reinstall' },
+      { kind: 'foreground' },
+    ],
+  });
+  assert.deepEqual(r.violations, [], r.trace.join('\n'));
+  assert.ok(r.trace.some((l) => l.includes('after-commit')), r.trace.join('\n'));
+});
+
 function chaosCli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
   const r = spawnSync(process.execPath, [tsx, path.join(ROOT, 'tools', 'chaos', 'Chaos.ts'), ...args], { encoding: 'utf8' });
