@@ -71,7 +71,7 @@ export async function startReferenceServer(appId: string): Promise<ReferenceServ
   let n = 0;
   return {
     baseUrl,
-    order(developerPayload: string): ReferenceOrder {
+    order(developerPayload: string, unpaid = false): ReferenceOrder {
       const id = `ref-${Date.now()}-${++n}-${crypto.randomBytes(3).toString('hex')}`;
       const now = Date.now();
       const payload: Record<string, unknown> = {
@@ -89,6 +89,7 @@ export async function startReferenceServer(appId: string): Promise<ReferenceServ
         countryCode: 'CN',
       };
       if (developerPayload.length > 0) payload['developerPayload'] = developerPayload;
+      if (unpaid) delete payload['purchaseTime'];
       const jws = pki.signJws(payload);
       return { purchaseOrderId: id, jws, purchaseData: JSON.stringify({ type: 0, jwsPurchaseOrder: jws }) };
     },

@@ -11,8 +11,8 @@ export interface ReferenceOrder {
 export interface ReferenceServer {
   /** e.g. http://127.0.0.1:41234 (no trailing slash). */
   readonly baseUrl: string;
-  /** A new order; a non-empty developerPayload is signed into it. */
-  order(developerPayload: string): ReferenceOrder;
+  /** A new order; a non-empty developerPayload is signed into it; `unpaid`: no purchaseTime (payment not complete). */
+  order(developerPayload: string, unpaid?: boolean): ReferenceOrder;
   /** A valid session token of the test login for the account. */
   session(accountId: string): string;
   /** A session token that expired an hour ago. */
