@@ -63,6 +63,16 @@ const verifySchema = {
       required: ['status', 'payload'],
       properties: { status: { type: 'string' }, payload: { type: 'object', additionalProperties: true } },
     },
+    202: {
+      type: 'object',
+      required: ['status', 'reason', 'detail', 'payload'],
+      properties: {
+        status: { type: 'string' },
+        reason: { type: 'string' },
+        detail: { type: 'string' },
+        payload: { type: 'object', additionalProperties: true },
+      },
+    },
     403: rejection,
     409: rejection,
     ...errorResponses,
@@ -452,6 +462,15 @@ export function buildApp(config: ServerConfig): AppParts {
       return { status: 'valid', subscription: r.subscription, entitlement: r.entitlement };
     }
     // --- end subscriptions ---
+    if (r.kind === 'not-paid') {
+      req.log.info({ reason: 'purchase-incomplete' }, 'not paid yet');
+      return reply.code(202).send({
+        status: 'not-paid',
+        reason: 'purchase-incomplete',
+        detail: 'the payment is not complete (no purchaseTime); nothing was recorded',
+        payload: r.payload,
+      });
+    }
     void reply.header('x-delivery', r.replay ? 'replay' : 'new');
     return { status: 'valid', payload: r.payload };
   });

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { isWellFormed, type AuthenticatedAccount } from './auth/Authenticator';
 import type { Catalog, IapEnvironment } from './Config';
 import { ConfirmError, type ConfirmOutcome, type ShipmentConfirmer } from './confirm/ConfirmClient';
-import { RejectError, TransientError } from './jws/Errors';
+import { RejectError } from './jws/Errors';
 import type { JwsVerifier, VerifiedJws } from './jws/JwsVerifier';
 import type { CrlRevocationChecker } from './jws/Revocation';
 import { applyNotificationIn, isTransactional, type Ledger, type OrderPayload } from './ledger/Ledger';
@@ -33,6 +33,8 @@ export interface PurchaseServiceDeps {
 export type VerifyResult =
   | { kind: 'valid'; payload: OrderPayload; replay: boolean }
   | Extract<SubscriptionVerifyResult, { kind: 'subscription' }>
+  /** A genuine order whose payment is not complete (no purchaseTime): nothing recorded, ask again once paid. */
+  | { kind: 'not-paid'; payload: OrderPayload }
   | { kind: 'account-conflict' }
   /** The order's signed developerPayload names another account than the session's. */
   | { kind: 'account-mismatch' };
@@ -191,7 +193,8 @@ export class PurchaseService {
       throw new RejectError('revoked', 'the order was revoked (refunded)');
     }
     if (v.payload['purchaseTime'] === undefined || v.payload['purchaseTime'] === null) {
-      throw new TransientError('purchase-incomplete', 'purchaseTime absent: the purchase is not complete yet', 30);
+      // A verdict, not an outage: the device keeps the order as awaiting payment, as its own verifier does.
+      return { kind: 'not-paid', payload: order };
     }
 
     const out = await this.d.ledger.deliver(order, accountId, now, this.d.confirmer !== undefined);

@@ -244,15 +244,27 @@ describe('payload checks', () => {
   it('signedTime far in the future → signed-in-future', async () => {
     await expectReject(purchaseData(pki.signJws(orderPayload({ signedTime: Date.now() + 24 * HOUR }))), 'signed-in-future');
   });
-  it('purchase not complete (no purchaseTime) → 503 retry with Retry-After', async () => {
+  it('purchase not paid yet (no purchaseTime) → 202 not-paid with the verified payload; nothing recorded', async () => {
     const p = orderPayload();
     delete p['purchaseTime'];
     const r = await verifyReq(server, purchaseData(pki.signJws(p)));
-    assert.equal(r.status, 503, r.text);
-    assert.equal(r.body.status, 'retry');
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.status, 'not-paid');
     assert.equal(r.body.reason, 'purchase-incomplete');
-    assert.equal(r.headers.get('retry-after'), String(r.body.retryAfterSeconds));
+    assert.equal(typeof r.body.detail, 'string');
+    // A definite verdict about a genuine order, not an outage: no Retry-After, and the payload says which order.
+    assert.equal(r.headers.get('retry-after'), null);
+    const payload = r.body.payload as Record<string, unknown>;
+    assert.equal(payload['purchaseOrderId'], p['purchaseOrderId']);
+    assert.equal(payload['purchaseToken'], p['purchaseToken']);
+    assert.equal(payload['purchaseTime'], undefined);
+    assert.equal(r.headers.get('x-delivery'), null);
     assert.equal(await server.ledger.get(p['purchaseOrderId'] as string), undefined);
+    // Once paid, the same order is delivered as usual.
+    const paid = await verifyReq(server, purchaseData(pki.signJws({ ...p, purchaseTime: Date.now() - 1000 })));
+    assert.equal(paid.status, 200, paid.text);
+    assert.equal(paid.body.status, 'valid');
+    assert.equal(paid.headers.get('x-delivery'), 'new');
   });
   it('auto-renewable purchaseData is verified as a subscription (an empty status payload → invalid-payload)', async () => {
     const pd = JSON.stringify({ type: 2, jwsSubscriptionStatus: pki.signJws({ signedTime: Date.now() }) });

@@ -72,6 +72,8 @@ test(`${REMOTE_RUNS} remote-verifier schedules (seed ${SEED}) against the real r
   // The device grants, so the shipped server refuses server-side confirm and never finishes an order itself.
   assert.ok(confirming.length >= REMOTE_RUNS && confirming.every((c) => !c), `server accepted confirm: ${JSON.stringify(confirming)}`);
   assert.ok((summary.rows.find((r) => r.fault === 'verdict-lost')?.injected ?? 0) > 0, 'a verdict was lost after the server committed');
+  // Payments that stay pending (the server's not-paid verdict) are part of the family.
+  assert.ok((summary.rows.find((r) => r.fault === 'pending-payment')?.injected ?? 0) > 0, 'a payment stayed pending');
   // The process dies right after the server's answer (the server has recorded the order; the device has not granted).
   const crash = await chaos.runOne({
     seed: 7,
@@ -104,6 +106,25 @@ test('the schedules of the reproduced engine defects pass every check', { timeou
     const r = await chaos.runOne(d.schedule);
     assert.deepEqual(r.violations, [], `${d.name} (caught by ${d.caughtBy} before the fix):\n${r.trace.join('\n')}`);
   }
+});
+
+test('a grant wiped by a reinstall of a version that no longer sells the product stays unfinished, not lost', { timeout: 60_000 }, async () => {
+  // Found with seed 5550123: the order was granted, the process died before the finish, the next version dropped
+  // the product and the app was reinstalled. The new install rejects it (unknown-product) and leaves it unfinished.
+  const chaos = await loadChaos();
+  const r = await chaos.runOne({
+    seed: 22,
+    pageSize: 2,
+    steps: [
+      { kind: 'crash', point: 'after-commit', nth: 1 },
+      { kind: 'buy', product: 'premium_themes', quantity: 1, overlap: false },
+      { kind: 'catalog', drop: 'premium_themes', maxQuantity: 1 },
+      { kind: 'reinstall' },
+      { kind: 'foreground' },
+    ],
+  });
+  assert.deepEqual(r.violations, [], r.trace.join('\n'));
+  assert.ok(r.trace.some((l) => l.includes('after-commit')), r.trace.join('\n'));
 });
 
 function chaosCli(...args: string[]): { status: number | null; stdout: string; stderr: string } {

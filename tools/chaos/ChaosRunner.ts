@@ -101,8 +101,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     }
   };
 
-  const base = options.subscriptions ? subscriptionScheduleArbitrary : scheduleArbitrary;
-  const arbitrary = options.remote ? base.map(withoutPendingPayments) : base;
+  const arbitrary = options.subscriptions ? subscriptionScheduleArbitrary : scheduleArbitrary;
   const property = fc.asyncProperty(arbitrary, async (schedule) => {
     const { result, engineLog } = await runSchedule(schedule, path.join(workDir, `s${n++}`), options.remote);
     if (counting) {
@@ -134,7 +133,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       endOnFailure: options.noShrink === true,
       // The reproduced defects' schedules run first, every time (unless a failure is being replayed).
       examples: options.path === undefined
-        ? DEFECT_SCHEDULES.map((d): [Schedule] => [options.remote ? withoutPendingPayments(d.schedule) : d.schedule])
+        ? DEFECT_SCHEDULES.map((d): [Schedule] => [d.schedule])
         : [],
     });
     if (details.failed) {
@@ -154,15 +153,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     fs.rmSync(workDir, { recursive: true, force: true });
   }
   return { runs, orders, counters, rows: [...rows.values()], recoveries, elapsedMs: Date.now() - started, failure };
-}
-
-/**
- * Remote-verifier schedules buy no pending payments: the reference server answers an order without purchaseTime with
- * 503 `purchase-incomplete`, which RemoteVerifier reports as "server unavailable", so the engine counts that unpaid
- * order in pendingCount (a known disagreement between the server's and the engine's contracts, outside this family).
- */
-function withoutPendingPayments(s: Schedule): Schedule {
-  return { ...s, steps: s.steps.filter((st) => st.kind !== 'buy-pending') };
 }
 
 /** Runs one hand-written schedule (DefectSchedules.ts) and returns its violations and trace. */

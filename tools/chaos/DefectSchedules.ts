@@ -108,4 +108,43 @@ export const DEFECT_SCHEDULES: readonly DefectSchedule[] = [
       ],
     },
   },
+  {
+    name: 'a finish whose ledger save failed is confirmed by a pass that starts in the same millisecond',
+    caughtBy: 'late',
+    schedule: {
+      seed: 1229143465,
+      pageSize: 1,
+      steps: [
+        { kind: 'crash', point: 'after-verify', nth: 1 },
+        { kind: 'forged', forgery: 'unknown-product', via: 'purchase', product: 'premium_themes' },
+        { kind: 'disk', code: 'SQLITE_BUSY', nth: 10, count: 1 },
+        { kind: 'settle', pick: 7, pay: false },
+        { kind: 'buy', product: 'gems_1200', quantity: 3, overlap: false },
+        { kind: 'crash', point: 'after-finish', nth: 1 },
+        { kind: 'network', fn: 'finishPurchase', count: 3, applied: true },
+        { kind: 'disk', code: 'SQLITE_BUSY', nth: 5, count: 1 },
+        { kind: 'sign-in' },
+        { kind: 'crash', point: 'after-grant', nth: 1 },
+        { kind: 'account', to: 'none' },
+        { kind: 'crash', point: 'after-finish', nth: 1 },
+      ],
+    },
+  },
+  {
+    name: 'a retry that fell due while the pass waited on a hung ledger count still fires',
+    caughtBy: 'late',
+    schedule: {
+      seed: 1114021785,
+      pageSize: 2,
+      steps: [
+        { kind: 'hang', target: 'verify', count: 2 },
+        { kind: 'outside', product: 'premium_themes', quantity: 2 },
+        { kind: 'hang', target: 'ledger-counts', count: 2 },
+        { kind: 'kill' },
+        { kind: 'reinstall' },
+        { kind: 'crash', point: 'after-verify', nth: 1 },
+        { kind: 'purchase-error', applied: true },
+      ],
+    },
+  },
 ];

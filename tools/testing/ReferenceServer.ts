@@ -74,7 +74,7 @@ export async function startReferenceServer(appId: string): Promise<ReferenceServ
   return {
     baseUrl,
     pki,
-    order(developerPayload: string): ReferenceOrder {
+    order(developerPayload: string, unpaid = false): ReferenceOrder {
       const id = `ref-${Date.now()}-${++n}-${crypto.randomBytes(3).toString('hex')}`;
       const now = Date.now();
       const payload: Record<string, unknown> = {
@@ -92,6 +92,7 @@ export async function startReferenceServer(appId: string): Promise<ReferenceServ
         countryCode: 'CN',
       };
       if (developerPayload.length > 0) payload['developerPayload'] = developerPayload;
+      if (unpaid) delete payload['purchaseTime'];
       const jws = pki.signJws(payload);
       return { purchaseOrderId: id, jws, purchaseData: JSON.stringify({ type: 0, jwsPurchaseOrder: jws }) };
     },

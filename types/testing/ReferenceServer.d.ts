@@ -14,8 +14,8 @@ export interface ReferenceServer {
   readonly baseUrl: string;
   /** The PKI the server pins as its root (sign subscription vectors with it). */
   readonly pki: TestPki;
-  /** A new order; a non-empty developerPayload is signed into it. */
-  order(developerPayload: string): ReferenceOrder;
+  /** A new order; a non-empty developerPayload is signed into it; `unpaid`: no purchaseTime (payment not complete). */
+  order(developerPayload: string, unpaid?: boolean): ReferenceOrder;
   /** A valid session token of the test login for the account. */
   session(accountId: string): string;
   /** A session token that expired an hour ago. */
