@@ -89,6 +89,17 @@ test(`${REMOTE_RUNS} remote-verifier schedules (seed ${SEED}) against the real r
   assert.ok(crash.trace.some((l) => l.includes('after-verify')), crash.trace.join('\n'));
 });
 
+const REMOTE_SUBSCRIPTION_RUNS = 10;
+
+test(`${REMOTE_SUBSCRIPTION_RUNS} remote-verifier schedules with subscriptions (seed ${SEED}): the reference server verifies every status, every counter 0`, { timeout: 120_000 }, async () => {
+  const chaos = await loadChaos();
+  const summary = await chaos.runChaos({ runs: REMOTE_SUBSCRIPTION_RUNS, seed: SEED, subscriptions: true, remote: remoteServerFactory() });
+  const report = chaos.formatSummary(summary, SEED, '--remote --subscriptions');
+  assert.equal(summary.failure, undefined, report);
+  assert.equal(chaos.violationCount(summary), 0, report);
+  assert.ok(summary.orders > REMOTE_SUBSCRIPTION_RUNS, `schedules bought something (${summary.orders} orders)`);
+});
+
 test('the schedules of the reproduced engine defects pass every check', { timeout: 120_000 }, async () => {
   const chaos = await loadChaos();
   for (const d of DEFECT_SCHEDULES) {

@@ -42,6 +42,10 @@ describe('npm run demo', () => {
     // next period is charged, never blocked.
     assert.match(run.stdout, /app#5 +✖ KILLED — the renewal's grant is committed/);
     assert.match(run.stdout, /app#6 +#[0-9a-f]{6}: the ledger row says "granted" .* no second grant/);
+    // Every period of it, the crashed renewal included, was verified and recorded by the app server (once each).
+    assert.equal(run.stdout.match(/server +#[0-9a-f]{6} gem_club_monthly: signature and chain OK, first presentation/g)?.length, 3, run.stdout);
+    assert.match(run.stdout, /^ {2}#[0-9a-f]{6} +gem_club_monthly ¥12\.00 +paid, finished +1 +finished +1$/m);
+    assert.doesNotMatch(run.stdout, /verified on the device/);
     assert.equal(run.stdout.match(/store +the period of gem_club_monthly ends: renewal charged/g)?.length, 2, run.stdout);
     assert.doesNotMatch(run.stdout, /CANNOT be charged/);
     assert.match(run.stdout, /app#6 +subscription gem_club_monthly: active, access yes/);

@@ -152,8 +152,8 @@ function orderFacts(report: DeviceReport, ledger: DeviceLedger, serverGrants: Ma
       serverGrants: serverGrants.get(o.purchaseOrderId) ?? 0,
       gems: (product?.gemsPerUnit ?? 0) * o.quantity,
       entitlement: product !== undefined && product.gemsPerUnit === 0,
-      // Subscription periods are verified on the device in this demo (DeviceSetup.rootPem).
-      serverVerified: o.productType !== 2,
+      // Every order, subscription periods included, is verified (and recorded) by the app server.
+      serverVerified: true,
     };
   });
 }

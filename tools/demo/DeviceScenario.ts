@@ -150,7 +150,6 @@ export async function runDeviceScenario(iap: IapModule, options: DeviceOptions):
     context,
     recovery: options.recovery,
     timeline,
-    rootPem: pki.rootPem,
   };
   let launches = 0;
   const launch = (): Promise<AppProcess> => AppProcess.launch(++launches, iap, setup);

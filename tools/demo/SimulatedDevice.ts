@@ -375,11 +375,6 @@ export interface DeviceSetup {
   /** false: an app without the recovery loop (it never sweeps for unfinished orders), to show what is lost. */
   recovery: boolean;
   timeline: TimelineSink;
-  /**
-   * The store's root (PEM): subscription statuses are verified ON THE DEVICE (OnDeviceJwsVerifier) — this branch's
-   * reference server does not verify subscriptions yet; orders still go to the server.
-   */
-  rootPem: string;
 }
 
 /** One launch of the app: a new process, a new engine over the same ledger file. */
@@ -414,8 +409,8 @@ export class AppProcess {
       {
         store: this.store,
         ledger: new iap.RdbDeliveryLedger(setup.context),
-        verifier: new ProcessVerifier(AppProcess.verifierOf(iap, verifierConfig, setup.rootPem), this.life, this.actor,
-          setup.timeline),
+        // Orders and subscription statuses alike go to the app server, which records every period it verifies.
+        verifier: new ProcessVerifier(new iap.RemoteVerifier(verifierConfig), this.life, this.actor, setup.timeline),
         granter: new DemoWalletGranter(launch),
         clock: new ProcessClock(this.life),
         logger: new iap.HilogLogger('ZeroLostDemo', `[${this.actor}] `),
@@ -431,18 +426,6 @@ export class AppProcess {
           `${shortOrderId(purchaseOrderId)}: the ledger row says "granted" (an earlier launch granted it) → finishPurchase only, no second grant`,
         );
       }
-    };
-  }
-
-  /** Orders to the app server; subscription statuses on the device, against the store's pinned root. */
-  private static verifierOf(iap: IapModule, remoteConfig: InstanceType<IapModule['RemoteVerifierConfig']>,
-    rootPem: string): PurchaseVerifier {
-    const remote = new iap.RemoteVerifier(remoteConfig);
-    const onDevice = new iap.OnDeviceJwsVerifier(new iap.OnDeviceJwsVerifierConfig(rootPem), new iap.CryptoKitPort());
-    return {
-      verify: (purchaseData: string, jws: string): Promise<VerificationResult> => remote.verify(purchaseData, jws),
-      verifySubscription: (purchaseData: string, jws: string): Promise<SubscriptionVerificationResult> =>
-        onDevice.verifySubscription(purchaseData, jws),
     };
   }
 

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mintSessionToken } from '../../server/src/auth/SessionTokenAuthenticator';
-import { createTestPki } from './TestPki';
+import { createTestPki, type TestPki } from './TestPki';
 
 export interface ReferenceOrder {
   purchaseOrderId: string;
@@ -26,6 +26,8 @@ export interface ReferenceOrder {
 
 export interface ReferenceServer {
   readonly baseUrl: string;
+  /** The PKI the server pins as its root: sign subscription vectors with it. */
+  readonly pki: TestPki;
   order(developerPayload: string): ReferenceOrder;
   session(accountId: string): string;
   expiredSession(accountId: string): string;
@@ -71,6 +73,7 @@ export async function startReferenceServer(appId: string): Promise<ReferenceServ
   let n = 0;
   return {
     baseUrl,
+    pki,
     order(developerPayload: string, unpaid = false): ReferenceOrder {
       const id = `ref-${Date.now()}-${++n}-${crypto.randomBytes(3).toString('hex')}`;
       const now = Date.now();

@@ -1,5 +1,6 @@
 // ArkTS-facing declaration of tools/testing/ReferenceServer.ts (Node-only test support, imported by .ets suites as
 // '@nodetest/ReferenceServer'): the real app server of server/ in a child process, with sessions of a test login.
+import { TestPki } from './TestPki';
 
 /** A new consumable order signed by the PKI the server pins. */
 export interface ReferenceOrder {
@@ -11,6 +12,8 @@ export interface ReferenceOrder {
 export interface ReferenceServer {
   /** e.g. http://127.0.0.1:41234 (no trailing slash). */
   readonly baseUrl: string;
+  /** The PKI the server pins as its root (sign subscription vectors with it). */
+  readonly pki: TestPki;
   /** A new order; a non-empty developerPayload is signed into it; `unpaid`: no purchaseTime (payment not complete). */
   order(developerPayload: string, unpaid?: boolean): ReferenceOrder;
   /** A valid session token of the test login for the account. */
