@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import {
   CryptoKitPort,
   DeliveryEngine,
+  UtilTextCodec,
   EngineConfig,
   IapKitStoreGateway,
   LogArg,
@@ -632,6 +633,7 @@ export class ChaosWorld implements FaultControl {
         accounts: { currentBinding: (): Promise<string | undefined> => Promise.resolve(this.appAccount) },
         clock: this.clock.portFor(proc),
         logger: this.logger,
+        codec: new UtilTextCodec(),
         random: (): number => this.prng.nextUint32() / 2 ** 32,
       },
       this.config,

@@ -414,6 +414,7 @@ export class AppProcess {
         granter: new DemoWalletGranter(launch),
         clock: new ProcessClock(this.life),
         logger: new iap.HilogLogger('ZeroLostDemo', `[${this.actor}] `),
+        codec: new iap.UtilTextCodec(),
         accounts: new DemoAccount(),
       },
       config,
