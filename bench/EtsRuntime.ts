@@ -51,6 +51,7 @@ export type EtsRuntime = Pick<
   | 'IapKitStoreGateway'
   | 'HilogLogger'
   | 'TimerClock'
+  | 'UtilTextCodec'
   | 'IapProductType'
   | 'IapQueryType'
   | 'SweepTrigger'
@@ -65,7 +66,7 @@ export type EtsRuntime = Pick<
 
 const ENTRY =
   'export { OnDeviceJwsVerifier, OnDeviceJwsVerifierConfig, CryptoKitPort, RdbDeliveryLedger, DeliveryRecord, ' +
-  'DeliveryState, DeliveryEngine, IapKitStoreGateway, HilogLogger, TimerClock, IapProductType, IapQueryType, SweepTrigger } ' +
+  'DeliveryState, DeliveryEngine, IapKitStoreGateway, HilogLogger, TimerClock, UtilTextCodec, IapProductType, IapQueryType, SweepTrigger } ' +
   "from './common/iap/Index.ets';\n" +
   "export { IapSimulator } from './tools/iap-sim/IapSimulator';\n" +
   "export { installSimulator } from './tools/iap-sim/CurrentSimulator';\n" +

@@ -80,6 +80,7 @@ function newEngine(rt: EtsRuntime, sim: IapSimulator, products: ProductDefinitio
       granter: NOOP_GRANTER,
       clock: new rt.TimerClock(),
       logger: new rt.HilogLogger(),
+      codec: new rt.UtilTextCodec(),
     },
     {
       applicationId: sim.applicationId,
