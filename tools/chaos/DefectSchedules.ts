@@ -147,4 +147,17 @@ export const DEFECT_SCHEDULES: readonly DefectSchedule[] = [
       ],
     },
   },
+  {
+    name: 'a purchase whose grant and failure record both hit a full disk, during a sweep started in the same millisecond',
+    caughtBy: 'late',
+    schedule: {
+      seed: 1,
+      pageSize: 1,
+      steps: [
+        { kind: 'disk', code: 'SQLITE_FULL', nth: 12, count: 2 },
+        { kind: 'buy', product: 'gems_100', quantity: 1, overlap: true },
+        { kind: 'network', fn: 'createPurchase', count: 1, applied: false },
+      ],
+    },
+  },
 ];
