@@ -160,4 +160,17 @@ export const DEFECT_SCHEDULES: readonly DefectSchedule[] = [
       ],
     },
   },
+  {
+    name: 'a refund a sweep saw while a purchase run held the order is honoured though the process dies after the finish',
+    caughtBy: 'wrongly-granted',
+    schedule: {
+      seed: 1,
+      pageSize: 1,
+      steps: [
+        { kind: 'during', point: 'before-verify', action: 'refund', nth: 1 },
+        { kind: 'crash', point: 'after-finish', nth: 1 },
+        { kind: 'buy', product: 'season_pass', quantity: 1, overlap: true },
+      ],
+    },
+  },
 ];
