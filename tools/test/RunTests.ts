@@ -12,6 +12,7 @@ import { MODULE_DIRS, ROOT, walk } from '../check/EtsProject';
 import { emitIapDeclarations } from '../check/EmitIapDeclarations';
 import { bundleEts } from './EtsBundler';
 import { SUMMARY_PREFIX } from './HypiumHost';
+import { exitWith } from './ProcessExit';
 
 export interface Tally {
   passed: number;
@@ -229,7 +230,7 @@ async function main(): Promise<void> {
   await runNodeTests(t);
   console.log(`tests took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`${t.passed} passed, ${t.failed} failed${t.skipped > 0 ? `, ${t.skipped} skipped` : ''}`);
-  process.exitCode = t.failed > 0 ? 1 : 0;
+  await exitWith(t.failed > 0 ? 1 : 0);
 }
 
 if (require.main === module) {
