@@ -112,7 +112,7 @@ test(`${REMOTE_SUBSCRIPTION_RUNS} remote-verifier schedules with subscriptions (
   const report = chaos.formatSummary(summary, SEED, '--remote --subscriptions');
   assert.equal(summary.failure, undefined, report);
   assert.equal(chaos.violationCount(summary), 0, report);
-  assert.ok(summary.orders > REMOTE_SUBSCRIPTION_RUNS, `schedules bought something (${summary.orders} orders)`);
+  assert.ok(summary.orders > 0, `schedules bought something (${summary.orders} orders)`);
 });
 
 test('the schedules of the reproduced engine defects pass every check', { timeout: 120_000 }, async () => {
