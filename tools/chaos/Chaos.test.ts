@@ -12,7 +12,7 @@ import { loadChaos } from './ChaosBundle';
 import { DEFECT_SCHEDULES } from './DefectSchedules';
 import { remoteServerFactory } from './ChaosServer';
 import type { RemoteServerFactory } from './ChaosWorld';
-import { MUTANTS, REMOTE_RUNS, runMutants } from './Mutants';
+import { MUTANTS, REMOTE_RUNS, buildMutant, removeMutants, runMutants } from './Mutants';
 
 const SEED = 4242;
 const RUNS = 200;
@@ -87,6 +87,21 @@ test(`${REMOTE_RUNS} remote-verifier schedules (seed ${SEED}) against the real r
   }, undefined, remote);
   assert.deepEqual(crash.violations, [], crash.trace.join('\n'));
   assert.ok(crash.trace.some((l) => l.includes('after-verify')), crash.trace.join('\n'));
+});
+
+test('a failure chaos prints (subscriptions, a broken engine) is replayed by its --seed and --path', { timeout: 120_000 }, async () => {
+  const mutant = MUTANTS.find((m) => m.name === 'no-renewal-sweep');
+  assert.ok(mutant);
+  const chaos = await loadChaos(buildMutant(mutant));
+  removeMutants();
+  const first = await chaos.runChaos({ runs: 60, seed: 5, subscriptions: true });
+  const failure = first.failure;
+  assert.ok(failure, 'the broken engine is caught');
+  // The path counts the defect schedules that ran first; the replay must walk the same sequence.
+  const replay = await chaos.runChaos({ runs: first.runs, seed: failure.seed, path: failure.path, subscriptions: true });
+  assert.ok(replay.failure, `--path ${failure.path} replays the failure:\n${chaos.formatSummary(replay, failure.seed)}`);
+  assert.deepEqual(replay.failure.schedule, failure.schedule);
+  assert.deepEqual(replay.failure.violations.map((v) => v.kind), failure.violations.map((v) => v.kind));
 });
 
 const REMOTE_SUBSCRIPTION_RUNS = 10;

@@ -131,10 +131,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       numRuns: options.runs,
       path: options.path,
       endOnFailure: options.noShrink === true,
-      // The reproduced defects' schedules run first, every time (unless a failure is being replayed).
-      examples: options.path === undefined
-        ? DEFECT_SCHEDULES.map((d): [Schedule] => [d.schedule])
-        : [],
+      // The reproduced defects' schedules run first, every time. A replayed --path counts them too (its first
+      // index walks examples, then generated schedules), so they are given to the replay as well.
+      examples: DEFECT_SCHEDULES.map((d): [Schedule] => [d.schedule]),
     });
     if (details.failed) {
       const schedule = details.counterexample?.[0];
