@@ -525,6 +525,10 @@ export class ChaosWorld implements FaultControl {
         const sub = this.currentSubscription();
         if (!sub) return this.note('no subscription');
         const recovered = this.sim.setChargeFails(sub.subscriptionId, s.fails);
+        if (recovered && this.awaitsCharge(sub.subGroupGenerationId)) {
+          // The running app has verified the billing retry: it looks every D, so the charge is owed within L.
+          this.outsideAt.delete(recovered.purchaseOrderId);
+        }
         return this.note(recovered ? `billing recovered: renewal order ${recovered.purchaseOrderId}` : `charges ${s.fails ? 'fail' : 'succeed'}`);
       }
       case 'outside':
@@ -954,6 +958,13 @@ export class ChaosWorld implements FaultControl {
         });
       }
     }
+  }
+
+  /** Whether the running app's verified entitlement of the generation awaits a charge (billing retry, a late renewal). */
+  private awaitsCharge(generation: string): boolean {
+    if (!this.alive() || !this.engine) return false;
+    const now = this.clock.deviceNow();
+    return this.engine.state.subscriptions.some((e) => e.key === generation && e.awaitsChargeAt(now));
   }
 
   /** Whether a first-page query of the order's type answered the app after an outside order appeared. */

@@ -156,6 +156,16 @@ export const MUTANTS: readonly Mutant[] = [
     patches: [{ file: ENGINE, find: '  private armRenewalCheck(): void {\n', replace: '  private armRenewalCheck(): void {\n    return;\n' }],
   },
   {
+    name: 'no-billing-retry-poll',
+    expect: 'late',
+    subscriptions: true,
+    patches: [{
+      file: ENGINE,
+      find: '    if (e.awaitsChargeAt(now)) {\n      return now + pollMs;\n    }\n',
+      replace: '',
+    }],
+  },
+  {
     name: 'access-ignores-revocation',
     expect: 'wrongly-granted',
     subscriptions: true,
