@@ -131,6 +131,22 @@ export const DEFECT_SCHEDULES: readonly DefectSchedule[] = [
     },
   },
   {
+    name: 'a renewal charged during billing retry is delivered by the running app, no trigger needed',
+    caughtBy: 'late',
+    schedule: {
+      seed: 108,
+      subscriptions: true,
+      pageSize: 2,
+      steps: [
+        { kind: 'subscribe', product: 'gem_club_yearly' },
+        { kind: 'sub-charge', fails: true },
+        { kind: 'period-end' },
+        { kind: 'wait', ms: 10_000 },
+        { kind: 'sub-charge', fails: false },
+      ],
+    },
+  },
+  {
     name: 'a retry that fell due while the pass waited on a hung ledger count still fires',
     caughtBy: 'late',
     schedule: {
