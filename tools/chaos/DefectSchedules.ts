@@ -189,4 +189,24 @@ export const DEFECT_SCHEDULES: readonly DefectSchedule[] = [
       ],
     },
   },
+  {
+    // The simulator revoked the whole subscription on a refund of any period, so the engine revoked the renewal the
+    // user had paid for; now only a refund of the latest period revokes it (IapSimulator.revoke), as the engine and
+    // the server read status "5".
+    name: 'a refund of an earlier subscription period leaves the paid renewal to be delivered',
+    caughtBy: 'late',
+    schedule: {
+      seed: 1,
+      subscriptions: true,
+      pageSize: 1,
+      steps: [
+        { kind: 'subscribe', product: 'gem_club_monthly' },
+        { kind: 'kill' },
+        { kind: 'period-end' },
+        { kind: 'refund', pick: 0, unfinished: false },
+        { kind: 'buy-pending', product: 'gems_100' },
+        { kind: 'sub-charge', fails: false },
+      ],
+    },
+  },
 ];

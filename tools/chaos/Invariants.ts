@@ -121,7 +121,6 @@ export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[], 
   }
   const final = installs[installs.length - 1];
   const orders = new Map<string, OrderView>(sim.orders().map((o) => [o.purchaseOrderId, o]));
-  const revokedSubscriptions = new Set(sim.subscriptionList().filter((s) => s.revoked).map((s) => s.subscriptionId));
 
   // Grants the store cannot account for.
   for (const install of installs) {
@@ -169,9 +168,9 @@ export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[], 
     }
     const finalGrants = countRows(final.rows, id, 'grant');
     const finalRevokes = countRows(final.rows, id, 'revoke');
-    // A period of a subscription the store revoked (one of its orders refunded) goes with it: status "5" is
-    // never granted nor finished (as a refunded order), so it is neither lost nor owed a finish.
-    if (!o.revoked && o.subscriptionId !== undefined && revokedSubscriptions.has(o.subscriptionId)) continue;
+    // A refund revokes the subscription only with its latest period (IapSimulator.revoke), and a renewal is
+    // charged only once the period before it was finished, so every unrefunded period of a revoked subscription
+    // was paid for and is owed its grant and finish like any order.
     if (!o.revoked) {
       if (perInstall.every((p) => p.grants === 0) && notSold(o)) continue;
       if (perInstall.every((p) => p.grants === 0)) add('lost', id, `${o.productId} x${o.quantity}: paid, never granted`);

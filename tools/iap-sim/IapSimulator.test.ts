@@ -647,6 +647,33 @@ describe('auto-renewable subscriptions', () => {
     assert.ok(revoked.lastPurchaseOrder?.revocationTime);
     assert.ok(bought.purchaseToken.length > 0);
   });
+
+  test('a refund of an earlier period revokes only that order: the subscription stays active and renews', async () => {
+    const clock = new ManualClock();
+    const s = sim({ clock, catalog, subscriptionDayMs: 10_000 });
+    const start = clock.t;
+    await s.createPurchase(CTX, { productId: 'vip_monthly', productType: 2 });
+    await finishAll(s);
+    clock.t = start + 300_000 + 1;
+    await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+    const sub = s.subscriptionList()[0];
+    assert.equal(sub.orderIds.length, 2, 'renewed once');
+    s.refund(sub.orderIds[0]);
+    const page = await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+    const status = statusOf(page.purchaseDataList[0]);
+    assert.equal(status.status, '1', 'still active: the refunded order was not the latest period');
+    assert.equal(status.lastPurchaseOrder?.purchaseOrderId, sub.orderIds[1]);
+    assert.equal(status.lastPurchaseOrder?.revocationTime, undefined);
+    assert.equal(s.subscriptionList()[0].revoked, false);
+    await finishAll(s);
+    clock.t = start + 600_000 + 1;
+    await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.UNFINISHED });
+    assert.equal(s.subscriptionList()[0].orderIds.length, 3, 'and renews again');
+    // Refunding the latest period revokes the subscription.
+    s.refund(s.subscriptionList()[0].orderIds[2]);
+    const after = statusOf((await s.queryPurchases(CTX, { productType: 2, queryType: PurchaseQueryType.ALL })).purchaseDataList[0]);
+    assert.equal(after.status, '5');
+  });
 });
 
 describe('forged purchaseData', () => {

@@ -12,6 +12,7 @@
 //   it gives PURCHASE_NOT_PAID. Only an operator (completePayment / failPayment) settles it.
 // - A refunded order that was never finished stays in UNFINISHED (carrying its revocation fields) until finished;
 //   it no longer blocks a new purchase of the product and is never in CURRENT_ENTITLEMENT.
+// - A refund revokes a subscription (status "5") only when it refunds the latest period; see revoke().
 // - finishPurchase for an order this app does not have (unknown id, wrong token or type) → SYSTEM_ERROR.
 // - Paging is a keyset cursor: finishing orders between pages never makes a later page skip an order.
 // - FREQUENT_CALLS is per function; follow-up pages (with a continuationToken) are part of one query and exempt.
@@ -1089,12 +1090,19 @@ export class IapSimulator {
     return order;
   }
 
+  /**
+   * A refund revokes its order. A subscription is revoked (status "5", no more renewals) only when the refunded
+   * order is its latest period, the one giving access now, as StoreKit's status 5 is "the latest transaction
+   * revoked"; the fact sheet says only "REVOKE: order refunded or subscription revoked". A refunded earlier
+   * period loses its own grant and the subscription goes on. The server (SubscriptionService) and the engine
+   * (OrderPipeline.runSubscription) read status "5" or a refunded latest period as revoked, the same rule.
+   */
   private revoke(order: OrderRecord, reasonCode: string): void {
     order.revocationReasonCode = reasonCode;
     order.revocationTime = this.clock.now();
     if (order.subscriptionId) {
       const sub = this.subscriptions.find((s) => s.subscriptionId === order.subscriptionId);
-      if (sub) {
+      if (sub && sub.orderIds[sub.orderIds.length - 1] === order.purchaseOrderId) {
         sub.revoked = true;
         sub.autoRenew = false;
       }
