@@ -110,6 +110,7 @@ const verifySubscriptionSchema = {
             ...subscriptionEntitlement.properties,
             grantedOrderIds: { type: 'array', items: { type: 'string' } },
             revokedOrderIds: { type: 'array', items: { type: 'string' } },
+            awaitingPaymentOrderIds: { type: 'array', items: { type: 'string' } },
           },
         },
       },

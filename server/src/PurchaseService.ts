@@ -120,6 +120,11 @@ export class PurchaseService {
     if (typeof productType !== 'string' || !/^[0-3]$/.test(productType)) {
       throw new RejectError('invalid-payload', 'productType must be a string "0".."3"');
     }
+    // The JWS verifier already requires it of a jwsPurchaseOrder; the orders inside a subscription status need it too.
+    const signedTime = p['signedTime'];
+    if (typeof signedTime !== 'number' || !Number.isFinite(signedTime) || signedTime <= 0) {
+      throw new RejectError('invalid-payload', 'signedTime must be a positive number of UTC ms');
+    }
     const wrongType = wrongOptionalTypes(p);
     if (wrongType.length > 0) throw new RejectError('invalid-payload', `wrong JSON type for ${wrongType.join(', ')}`);
     for (const name of OPTIONAL_STRINGS) str(p, name, false);

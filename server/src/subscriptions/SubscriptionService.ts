@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { isWellFormed, type AuthenticatedAccount } from '../auth/Authenticator';
 import type { IapEnvironment } from '../Config';
-import { RejectError, TransientError } from '../jws/Errors';
+import { RejectError } from '../jws/Errors';
 import type { VerifiedJws } from '../jws/JwsVerifier';
 import type { Ledger, OrderPayload } from '../ledger/Ledger';
 import { STATUS_CODES, type SignedStatus, type SubscriptionStateName } from './SubscriptionState';
@@ -43,6 +43,8 @@ export interface SubscriptionEntitlement {
 export interface VerifiedSubscriptionAnswer extends SubscriptionEntitlement {
   grantedOrderIds: string[];
   revokedOrderIds: string[];
+  /** Periods listed without purchaseTime (payment not complete): not granted yet. */
+  awaitingPaymentOrderIds: string[];
 }
 
 export type SubscriptionVerifyResult =
@@ -91,6 +93,16 @@ function readStatus(s: unknown, what: string): ReadStatus {
   const expiresTime = s['expiresTime'];
   if (typeof expiresTime !== 'number' || !Number.isFinite(expiresTime) || expiresTime <= 0) {
     throw new RejectError('invalid-payload', `${what}.expiresTime must be a positive number of UTC ms`);
+  }
+  // The same shape rules as the device's SubscriptionPayloadReader, for the last status and every earlier one.
+  const list = s['recentPurchaseOrderList'];
+  if (list !== undefined && list !== null && !Array.isArray(list)) {
+    throw new RejectError('invalid-payload', `${what}.recentPurchaseOrderList must be an array`);
+  }
+  for (const name of ['lastPurchaseOrder', 'renewalInfo']) {
+    if (s[name] !== undefined && s[name] !== null && !obj(s[name])) {
+      throw new RejectError('invalid-payload', `${what}.${name} must be an object`);
+    }
   }
   return {
     subGroupGenerationId: str(s, 'subGroupGenerationId', what),
@@ -181,9 +193,6 @@ export class SubscriptionService {
     // The periods: recentPurchaseOrderList then lastPurchaseOrder, each checked like an order of type 2.
     const lastObj = lastRaw as Record<string, unknown>;
     const listRaw = lastObj['recentPurchaseOrderList'];
-    if (listRaw !== undefined && listRaw !== null && !Array.isArray(listRaw)) {
-      throw new RejectError('invalid-payload', 'recentPurchaseOrderList must be an array');
-    }
     const lastOrderRaw = lastObj['lastPurchaseOrder'];
     const raws: unknown[] = [...((listRaw as unknown[] | undefined) ?? [])];
     if (lastOrderRaw !== undefined && lastOrderRaw !== null) raws.push(lastOrderRaw);
@@ -228,15 +237,17 @@ export class SubscriptionService {
     }
 
     const refunded = orders.filter(isRevoked);
-    const toGrant = orders.filter((o) => !isRevoked(o));
     const binding = caller === undefined ? undefined : (caller.binding ?? caller.accountId);
-    for (const o of toGrant) {
+    for (const o of orders) {
       const dp = o['developerPayload'];
-      if (binding !== undefined && typeof dp === 'string' && dp.length > 0 && dp !== binding) return { kind: 'account-mismatch' };
-      if (o['purchaseTime'] === undefined || o['purchaseTime'] === null) {
-        throw new TransientError('purchase-incomplete', 'purchaseTime absent: a period is not complete yet', 30);
+      if (!isRevoked(o) && binding !== undefined && typeof dp === 'string' && dp.length > 0 && dp !== binding) {
+        return { kind: 'account-mismatch' };
       }
     }
+    // A period without purchaseTime is not paid yet: neither granted nor recorded, the paid ones are (the device's
+    // pipeline keeps such a period awaiting payment and grants the others from the same verified status).
+    const unpaid = orders.filter((o) => !isRevoked(o) && (o['purchaseTime'] === undefined || o['purchaseTime'] === null));
+    const toGrant = orders.filter((o) => !isRevoked(o) && !unpaid.includes(o));
     for (const o of refunded) {
       await this.d.ledger.revoke({ ...o, payload: o }, String(o['purchaseOrderRevocationReasonCode'] ?? 'revoked'), now);
     }
@@ -288,6 +299,7 @@ export class SubscriptionService {
         ...entitlementOf(merged.subscription),
         grantedOrderIds: granted.map((o) => o.purchaseOrderId),
         revokedOrderIds: allRevoked.map((o) => o.purchaseOrderId),
+        awaitingPaymentOrderIds: unpaid.map((o) => o.purchaseOrderId),
       },
     };
   }
