@@ -188,6 +188,45 @@ describe('periods are orders: granted once each, replays, accounts', () => {
     assert.equal(await server.ledger.get(made[0]!['purchaseOrderId'] as string), undefined, 'nothing recorded');
   });
 
+  it('a renewal presented first by another account is not captured: nothing is granted to it, the owner gets it', async () => {
+    const orders = generation(2);
+    assert.equal((await verifyReq(server, statusPd([orders[0]!], { expiresTime: NOW - HOUR + 30 * DAY }), 'alice')).status, 200);
+    const before = server.grants.length;
+    const mallory = await verifyReq(server, statusPd(orders), 'mallory');
+    assert.equal(mallory.status, 409);
+    assert.equal(server.grants.length, before, 'nothing granted to the other account');
+    assert.equal(await server.ledger.get(orders[1]!['purchaseOrderId'] as string), undefined, 'the renewal is not recorded');
+    const alice = await verifyReq(server, statusPd(orders), 'alice');
+    assert.equal(alice.status, 200);
+    assert.deepEqual(server.grants.slice(before).map((g) => g.purchaseOrderId), [orders[1]!['purchaseOrderId']]);
+    assert.equal((await server.ledger.get(orders[1]!['purchaseOrderId'] as string))?.accountId, 'alice');
+  });
+
+  it('two accounts presenting a new subscription at once: one wins every period, the other gets 409', async () => {
+    for (let round = 0; round < 5; round++) {
+      const orders = generation(3);
+      const pd = statusPd(orders);
+      const rs = await Promise.all(['ann', 'bob', 'ann', 'bob'].map((a) => verifyReq(server, pd, a)));
+      const rows = await Promise.all(orders.map((o) => server.ledger.get(o['purchaseOrderId'] as string)));
+      const owners = new Set(rows.map((r) => r?.accountId));
+      assert.equal(owners.size, 1, `round ${round}: periods split across accounts ${[...owners].join(', ')}`);
+      const owner = [...owners][0];
+      rs.forEach((r, i) => assert.equal(r.status, ['ann', 'bob', 'ann', 'bob'][i] === owner ? 200 : 409, `round ${round}, request ${i}`));
+    }
+  });
+
+  it('a status whose current period was refunded takes the entitlement away, as its 422 revoked says', async () => {
+    const acct = 'refunded-reader';
+    const orders = generation(2);
+    assert.equal((await verifyReq(server, statusPd(orders), acct)).status, 200);
+    const refunded = { ...orders[1]!, purchaseOrderRevocationReasonCode: '0', revocationTime: NOW - 60_000 };
+    const r = await verifyReq(server, statusPd([orders[0]!, refunded]), acct);
+    assert.equal(r.status, 422);
+    assert.equal(r.body.reason, 'revoked');
+    const e = await getEntitlements(server, `Bearer ${sessionFor(acct)}`);
+    assert.deepEqual(e.body.subscriptions.map((x: Json) => [x['state'], x['entitled']]), [['revoked', false]]);
+  });
+
   it('a one-time order whose token a subscription uses is still refused (one delivery per token outside subscriptions)', async () => {
     const o = orderPayload();
     assert.equal((await verifyReq(server, purchaseData(pki.signJws(o)))).status, 200);
@@ -606,6 +645,23 @@ describe('subscriptions on PostgreSQL', () => {
     assert.deepEqual(r.body.nonConsumables.map((n: Json) => n['productId']), ['remove_ads']);
     const stranger = await verifyReq(pgServer, statusPd(orders), 'pg-mallory');
     assert.equal(stranger.status, 409);
+  });
+
+  it('two accounts racing for a new subscription on two instances: one owns every period, the other gets 409', async () => {
+    const second = await startTestServer(pki, { databasePath: database.url, now: () => NOW });
+    try {
+      for (let round = 0; round < 4; round++) {
+        const orders = generation(3);
+        const pd = statusPd(orders);
+        const rs = await Promise.all([verifyReq(pgServer, pd, 'pg-ann'), verifyReq(second, pd, 'pg-bob')]);
+        const rows = await Promise.all(orders.map((o) => pgServer.ledger.get(o['purchaseOrderId'] as string)));
+        const owners = [...new Set(rows.map((r) => r?.accountId))];
+        assert.equal(owners.length, 1, `round ${round}: periods split across ${owners.join(', ')}`);
+        assert.deepEqual(rs.map((r) => r.status), owners[0] === 'pg-ann' ? [200, 409] : [409, 200], `round ${round}`);
+      }
+    } finally {
+      await second.close();
+    }
   });
 
   it('two instances merging into one generation at once end in the sequential result', async () => {

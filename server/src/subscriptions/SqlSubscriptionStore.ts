@@ -10,13 +10,15 @@
 // an element that outranks it. Concurrent writes to one generation (several PostgreSQL instances) read it FOR
 // UPDATE after the skeleton INSERT, so the read-compare-write of a merge sees the other's commit.
 import { LOCK_MIGRATE, LOCK_NAMESPACE } from '../ledger/PostgresLedger';
-import type { SqlTransaction, SqlValue, TransactionalLedger } from '../ledger/Ledger';
+import type { DeliverOutcome, SqlTransaction, SqlValue, TransactionalLedger } from '../ledger/Ledger';
 import { deriveState, expireOutranks, outranks, type SignedStatus, type StatusElement } from './SubscriptionState';
 import type {
+  DeliverPeriodsOutcome,
   ObserveOutcome,
   OneTimeEntitlement,
   PeriodOrder,
   StatusObservation,
+  StatusToDeliver,
   SubscriptionEvent,
   SubscriptionStore,
   SubscriptionView,
@@ -104,6 +106,18 @@ function view(r: GenerationRow, now: number): SubscriptionView {
   };
 }
 
+/** Thrown inside a transaction to roll back what it delivered; becomes the outcome outside. */
+class Rollback extends Error {
+  constructor(readonly outcome: 'account-conflict' | 'token-conflict') {
+    super(outcome);
+  }
+}
+
+function periodOrderOf(o: Record<string, unknown> & { purchaseOrderId: string; productId: string }): PeriodOrder {
+  const t = o['purchaseTime'];
+  return { purchaseOrderId: o.purchaseOrderId, productId: o.productId, purchaseTime: typeof t === 'number' ? t : undefined };
+}
+
 /** The statements of the store on one open ledger transaction. */
 class Ops {
   constructor(private readonly sql: SqlTransaction) {}
@@ -135,6 +149,49 @@ class Ops {
       [code, at, now, cur.sub_group_generation_id],
     );
     return { ...cur, auto_renew: code, auto_renew_at: at, updated_at: now };
+  }
+
+  /** Merges a verified status into its (locked) generation and records its periods; binds an unbound one. */
+  async merge(s: StatusObservation, accountId: string | undefined, now: number): Promise<SubscriptionView> {
+    const id = s.subGroupGenerationId;
+    await this.run(
+      `UPDATE subscription_generations SET sub_group_id = $1, subscription_id = $2, purchase_token = $3, updated_at = $4
+       WHERE sub_group_generation_id = $5`,
+      [s.subGroupId, s.subscriptionId, s.purchaseToken, now, id],
+    );
+    if (accountId !== undefined) {
+      await this.run(
+        'UPDATE subscription_generations SET account_id = $1, updated_at = $2 WHERE sub_group_generation_id = $3 AND account_id IS NULL',
+        [accountId, now, id],
+      );
+    }
+    let cur = (await this.row(id, false))!;
+    const stored: StatusElement | undefined =
+      cur.status !== null && cur.expires_time !== null && cur.observed_at !== null
+        ? { status: cur.status, expiresTime: cur.expires_time, observedAt: cur.observed_at }
+        : undefined;
+    const incoming: StatusElement = { status: s.status, expiresTime: s.expiresTime, observedAt: s.observedAt };
+    if (outranks(incoming, stored)) {
+      await this.run(
+        `UPDATE subscription_generations SET status = $1, expires_time = $2, observed_at = $3, product_id = $4, updated_at = $5
+         WHERE sub_group_generation_id = $6`,
+        [incoming.status, incoming.expiresTime, incoming.observedAt, s.productId, now, id],
+      );
+    }
+    if (s.autoRenewStatusCode !== undefined) cur = await this.mergeAutoRenew(cur, s.autoRenewStatusCode, s.observedAt, now);
+    if (s.status === '5') await this.setRevoked(id, s.observedAt, 'status-5', now);
+    if (s.latestRevoked === true) await this.setRevoked(id, s.observedAt, 'refunded', now);
+    // A period recorded revoked stays revoked; a granted one may become revoked.
+    const record = (o: PeriodOrder, state: 'granted' | 'revoked'): Promise<number> =>
+      this.run(
+        `INSERT INTO subscription_orders (purchase_order_id, sub_group_generation_id, product_id, purchase_time, state, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (purchase_order_id) DO UPDATE SET state = 'revoked' WHERE excluded.state = 'revoked'`,
+        [o.purchaseOrderId, id, o.productId, o.purchaseTime ?? null, state, now],
+      );
+    for (const o of s.grantedOrders) await record(o, 'granted');
+    for (const o of s.revokedOrders) await record(o, 'revoked');
+    return view((await this.row(id, false))!, now);
   }
 
   /** Sticky, and the earliest revocation is kept (a join: min). */
@@ -182,49 +239,50 @@ export class SqlSubscriptionStore implements SubscriptionStore {
 
   observe(s: StatusObservation, accountId: string | undefined, now: number): Promise<ObserveOutcome> {
     return this.write(async (ops): Promise<ObserveOutcome> => {
-      const id = s.subGroupGenerationId;
-      const before = await ops.lockedRow(id, now);
+      const before = await ops.lockedRow(s.subGroupGenerationId, now);
       if (accountId !== undefined && before.account_id !== null && before.account_id !== accountId) {
         return { kind: 'account-conflict' };
       }
-      await ops.run(
-        `UPDATE subscription_generations SET sub_group_id = $1, subscription_id = $2, purchase_token = $3, updated_at = $4
-         WHERE sub_group_generation_id = $5`,
-        [s.subGroupId, s.subscriptionId, s.purchaseToken, now, id],
-      );
-      if (accountId !== undefined) {
-        await ops.run(
-          'UPDATE subscription_generations SET account_id = $1, updated_at = $2 WHERE sub_group_generation_id = $3 AND account_id IS NULL',
-          [accountId, now, id],
-        );
-      }
-      let cur = (await ops.row(id, false))!;
-      const stored: StatusElement | undefined =
-        cur.status !== null && cur.expires_time !== null && cur.observed_at !== null
-          ? { status: cur.status, expiresTime: cur.expires_time, observedAt: cur.observed_at }
-          : undefined;
-      const incoming: StatusElement = { status: s.status, expiresTime: s.expiresTime, observedAt: s.observedAt };
-      if (outranks(incoming, stored)) {
-        await ops.run(
-          `UPDATE subscription_generations SET status = $1, expires_time = $2, observed_at = $3, product_id = $4, updated_at = $5
-           WHERE sub_group_generation_id = $6`,
-          [incoming.status, incoming.expiresTime, incoming.observedAt, s.productId, now, id],
-        );
-      }
-      if (s.autoRenewStatusCode !== undefined) cur = await ops.mergeAutoRenew(cur, s.autoRenewStatusCode, s.observedAt, now);
-      if (s.status === '5') await ops.setRevoked(id, s.observedAt, 'status-5', now);
-      // A period recorded revoked stays revoked; a granted one may become revoked.
-      const record = (o: PeriodOrder, state: 'granted' | 'revoked'): Promise<number> =>
-        ops.run(
-          `INSERT INTO subscription_orders (purchase_order_id, sub_group_generation_id, product_id, purchase_time, state, recorded_at)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (purchase_order_id) DO UPDATE SET state = 'revoked' WHERE excluded.state = 'revoked'`,
-          [o.purchaseOrderId, id, o.productId, o.purchaseTime ?? null, state, now],
-        );
-      for (const o of s.grantedOrders) await record(o, 'granted');
-      for (const o of s.revokedOrders) await record(o, 'revoked');
-      return { kind: 'recorded', subscription: view((await ops.row(id, false))!, now) };
+      return { kind: 'recorded', subscription: await ops.merge(s, accountId, now) };
     });
+  }
+
+  async deliverPeriods(s: StatusToDeliver, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverPeriodsOutcome> {
+    await this.ready();
+    try {
+      return await this.ledger.transaction(async (tx): Promise<DeliverPeriodsOutcome> => {
+        const ops = new Ops(tx.sql);
+        // The generation row is locked first (PostgreSQL; SQLite has one writer): a racing account waits here and
+        // then sees the binding, instead of winning one period while this caller wins another.
+        const before = await ops.lockedRow(s.subGroupGenerationId, now);
+        if (accountId !== undefined && before.account_id !== null && before.account_id !== accountId) {
+          return { kind: 'account-conflict' };
+        }
+        const outcomes: DeliverOutcome[] = [];
+        for (const period of s.periods) {
+          const out = await tx.deliver(period, accountId, now, confirmPending);
+          // Both undo the periods already delivered in this transaction.
+          if (out.kind === 'account-conflict' || out.kind === 'token-conflict') throw new Rollback(out.kind);
+          if (out.kind === 'granted' && out.replay && out.accountId !== undefined && accountId === undefined) {
+            throw new Rollback('account-conflict');
+          }
+          outcomes.push(out);
+        }
+        const granted = s.periods.filter((_, i) => outcomes[i]!.kind === 'granted').map(periodOrderOf);
+        const revokedInLedger = s.periods.filter((_, i) => outcomes[i]!.kind === 'revoked').map(periodOrderOf);
+        const latestRevoked = revokedInLedger.some((o) => o.purchaseOrderId === s.latestOrderId);
+        const { periods: _p, refunded, latestOrderId: _l, ...status } = s;
+        const subscription = await ops.merge(
+          { ...status, grantedOrders: granted, revokedOrders: [...refunded, ...revokedInLedger], latestRevoked },
+          latestRevoked ? undefined : accountId,
+          now,
+        );
+        return { kind: latestRevoked ? 'revoked' : 'recorded', subscription, outcomes };
+      });
+    } catch (e) {
+      if (e instanceof Rollback) return { kind: e.outcome };
+      throw e;
+    }
   }
 
   applyEvent(e: SubscriptionEvent, now: number): Promise<void> {

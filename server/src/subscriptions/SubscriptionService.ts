@@ -232,7 +232,12 @@ export class SubscriptionService {
       for (const o of revokedOrders) {
         await this.d.ledger.revoke({ ...o, payload: o }, String(o['purchaseOrderRevocationReasonCode'] ?? 'revoked'), now);
       }
-      await this.d.store.observe({ ...observation, grantedOrders: [], revokedOrders: revokedOrders.map(periodOf) }, undefined, now);
+      // The generation is revoked for the entitlement read too (status "5" and REVOKE already make it so).
+      await this.d.store.observe(
+        { ...observation, grantedOrders: [], revokedOrders: revokedOrders.map(periodOf), latestRevoked: isRevoked(lastOrder) },
+        undefined,
+        now,
+      );
       throw new RejectError('revoked', 'the subscription was revoked (refunded)');
     }
 
@@ -252,39 +257,35 @@ export class SubscriptionService {
       await this.d.ledger.revoke({ ...o, payload: o }, String(o['purchaseOrderRevocationReasonCode'] ?? 'revoked'), now);
     }
 
-    // Each period is an order of the ledger: granted once by purchaseOrderId (one group-committed batch).
+    // Each period is an order of the ledger, granted once by purchaseOrderId, in ONE transaction with the account
+    // check and the merge: a period is never granted to an account the subscription is not bound to.
     const accountId = caller?.accountId;
-    const outcomes = await Promise.all(toGrant.map((o) => this.d.ledger.deliver(o, accountId, now, this.d.confirmPending)));
+    const result = await this.d.store.deliverPeriods(
+      { ...observation, periods: toGrant, refunded: refunded.map(periodOf), latestOrderId: lastOrder.purchaseOrderId },
+      accountId,
+      now,
+      this.d.confirmPending,
+    );
+    if (result.kind === 'account-conflict') return { kind: 'account-conflict' };
+    if (result.kind === 'token-conflict') throw new RejectError('invalid-payload', 'purchaseToken is already recorded for another order');
     const granted: OrderPayload[] = [];
     const revokedInLedger: OrderPayload[] = [];
     const toConfirm: OrderPayload[] = [];
     let fresh = false;
-    for (let i = 0; i < toGrant.length; i++) {
-      const out = outcomes[i]!;
-      const o = toGrant[i]!;
-      if (out.kind === 'account-conflict') return { kind: 'account-conflict' };
-      if (out.kind === 'token-conflict') throw new RejectError('invalid-payload', 'purchaseToken is already recorded for another order');
-      if (out.kind === 'revoked') {
+    toGrant.forEach((o, i) => {
+      const out = result.outcomes[i]!;
+      if (out.kind !== 'granted') {
         revokedInLedger.push(o);
-        continue;
+        return;
       }
-      if (out.replay && out.accountId !== undefined && accountId === undefined) return { kind: 'account-conflict' };
       granted.push(o);
       if (!out.replay) fresh = true;
       if (!out.replay || out.confirmState === 'pending' || out.confirmState === 'failed') toConfirm.push(o);
-    }
+    });
     // The current period refunded in the ledger (a REVOKE notification came first): the subscription is revoked.
-    if (revokedInLedger.includes(lastOrder)) {
-      await this.d.store.observe({ ...observation, grantedOrders: granted.map(periodOf), revokedOrders: [...refunded, ...revokedInLedger].map(periodOf) }, undefined, now);
-      throw new RejectError('revoked', 'the subscription was revoked (refunded)');
-    }
+    if (result.kind === 'revoked') throw new RejectError('revoked', 'the subscription was revoked (refunded)');
     const allRevoked = [...refunded, ...revokedInLedger].sort(byPurchaseTime);
-    const merged = await this.d.store.observe(
-      { ...observation, grantedOrders: granted.map(periodOf), revokedOrders: allRevoked.map(periodOf) },
-      accountId,
-      now,
-    );
-    if (merged.kind === 'account-conflict') return { kind: 'account-conflict' };
+    const merged = result;
     // Confirm only what this server granted itself, after the grant's COMMIT (scheduleConfirm is a no-op otherwise).
     if (this.d.confirmPending) for (const o of toConfirm) this.d.scheduleConfirm(o);
     this.d.log.info(

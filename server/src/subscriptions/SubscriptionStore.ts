@@ -1,6 +1,7 @@
 // The subscription ledger's port: per subGroupGenerationId state merged from verified statuses and notifications,
 // the period orders of each generation, and the one-time entitlements of an account. Promise-returning; its one
 // implementation, SqlSubscriptionStore, runs on the ledger's transactions on SQLite and PostgreSQL alike.
+import type { DeliverOutcome, OrderPayload } from '../ledger/Ledger';
 import type { SignedStatus, SubscriptionStateName } from './SubscriptionState';
 
 export interface PeriodOrder {
@@ -27,7 +28,29 @@ export interface StatusObservation {
   grantedOrders: PeriodOrder[];
   /** Periods recorded revoked (refunded). */
   revokedOrders: PeriodOrder[];
+  /** The newest period was refunded: the generation is revoked (sticky, like a REVOKE notification). */
+  latestRevoked?: boolean;
 }
+
+/** A verified status whose periods are still to be delivered through the order ledger. */
+export type StatusToDeliver = Omit<StatusObservation, 'grantedOrders' | 'revokedOrders' | 'latestRevoked'> & {
+  /** The unrefunded, paid periods, oldest first. */
+  periods: OrderPayload[];
+  /** Periods the status itself shows refunded (already recorded revoked in the order ledger). */
+  refunded: PeriodOrder[];
+  /** purchaseOrderId of the newest period. */
+  latestOrderId: string;
+};
+
+export type DeliverPeriodsOutcome =
+  /** Every period delivered (or replayed) and the status merged; `outcomes[i]` is periods[i]'s. */
+  | { kind: 'recorded'; subscription: SubscriptionView; outcomes: DeliverOutcome[] }
+  /** The newest period is revoked in the order ledger (a REVOKE came first): the generation is now revoked. */
+  | { kind: 'revoked'; subscription: SubscriptionView; outcomes: DeliverOutcome[] }
+  /** The generation or one of its periods belongs to another account: nothing was written. */
+  | { kind: 'account-conflict' }
+  /** A period's token is delivered under a one-time order: nothing was written. */
+  | { kind: 'token-conflict' };
 
 /** A notification's effect on one generation (the notification's JWS was verified). */
 export type SubscriptionEvent =
@@ -69,6 +92,12 @@ export interface SubscriptionStore {
    * Idempotent; resolves once durable.
    */
   observe(s: StatusObservation, accountId: string | undefined, now: number): Promise<ObserveOutcome>;
+  /**
+   * ONE transaction, so that a period is never granted to an account the subscription does not belong to: checks
+   * the generation's account first, delivers each period through the order ledger (grant hook included), then merges
+   * the status as observe() does. Concurrent callers for one generation (other instances too) are serialised on it.
+   */
+  deliverPeriods(s: StatusToDeliver, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverPeriodsOutcome>;
   /** Merges a notification's effect (creating the generation if unknown). Idempotent and order-independent. */
   applyEvent(e: SubscriptionEvent, now: number): Promise<void>;
   /** The generation with its state derived at `now`. */
