@@ -25,7 +25,7 @@ const STRUCT_DECL = /^\s*(?:export\s+)?struct\s+\w+|^@Builder\s+(?:export\s+)?fu
 /** A stub module for a struct file: same export names, each throwing when the UI is actually used. */
 function structStub(source: string, file: string): string {
   const names = new Set<string>();
-  for (const m of source.matchAll(/^\s*export\s+(?:default\s+)?(?:struct|function|class|const|let)\s+(\w+)/gm)) names.add(m[1]);
+  for (const m of source.matchAll(/^\s*export\s+(?:default\s+)?(?:struct|function|class|const|let)\s+(\w+)/gm)) names.add(m[1] as string);
   const rel = path.relative(ROOT, file);
   const lines = [...names].map(
     (n) => `export const ${n} = new Proxy(function () {}, { get(){ throw new Error('${n} (${rel}) is ArkUI UI code: it runs on a device, not in Node'); }, apply(){ throw new Error('${n} (${rel}) is ArkUI UI code: it runs on a device, not in Node'); } });`,
