@@ -308,6 +308,33 @@ describe('notifications v3 drive the state, idempotent and order-independent', (
     assert.equal(again.body.reason, 'revoked');
   });
 
+  it('a REVOKE of an earlier period takes only that period; of the newest, the subscription; in any arrival order', async () => {
+    const permutations = <T>(xs: T[]): T[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((r) => [x, ...r])));
+    for (const refundNewest of [false, true]) {
+      for (const order of permutations([0, 1, 2])) {
+        const acct = `revoker-${refundNewest ? 'newest' : 'earlier'}-${order.join('')}`;
+        const orders = generation(2);
+        const gen = orders[0]!['subGroupGenerationId'] as string;
+        const refunded = orders[refundNewest ? 1 : 0]!;
+        const events = [
+          () => verifyReq(server, statusPd([orders[0]!], { expiresTime: NOW - HOUR }), acct),
+          () => verifyReq(server, statusPd(orders), acct),
+          () => notify(server, subscriptionNotification(pki, {
+            notificationType: 'REVOKE',
+            notificationSubtype: 'REFUND_TRANSACTION',
+            signedTime: NOW - 60_000,
+            meta: { subGroupGenerationId: gen, purchaseOrderId: refunded['purchaseOrderId'], purchaseToken: refunded['purchaseToken'] },
+          })),
+        ];
+        for (const i of order) await events[i]!();
+        const sub = (await getEntitlements(server, `Bearer ${sessionFor(acct)}`)).body.subscriptions.find((x: Json) => x['subGroupGenerationId'] === gen);
+        const want = refundNewest ? ['revoked', false] : ['active', true];
+        assert.deepEqual([sub?.state, sub?.entitled], want, `refund of the ${refundNewest ? 'newest' : 'earlier'} period, arrival order ${order.join(', ')}`);
+        assert.equal((await server.ledger.get(refunded['purchaseOrderId'] as string))?.state, 'revoked');
+      }
+    }
+  });
+
   it('REVOKE that names only the order (no subGroupGenerationId) finds the generation through the order', async () => {
     const orders = generation(1);
     const gen = orders[0]!['subGroupGenerationId'] as string;

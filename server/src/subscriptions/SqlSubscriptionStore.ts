@@ -44,7 +44,16 @@ interface GenerationRow {
   auto_renew_at: number | null;
   created_at: number;
   updated_at: number;
+  /** Read-only: 1 when the newest recorded period (by purchaseTime) is revoked; absent on a locked read. */
+  latest_revoked?: number | null;
 }
+
+// A refund revokes the subscription only when it refunds its newest period (StoreKit's rule, and the simulator's):
+// derived at read time from the recorded periods, so a REVOKE of an earlier period, or a renewal that arrives after
+// it, gives the same state in any arrival order.
+const VIEW_COLUMNS = `g.*, (SELECT CASE WHEN o.state = 'revoked' THEN 1 ELSE 0 END FROM subscription_orders o
+   WHERE o.sub_group_generation_id = g.sub_group_generation_id AND o.purchase_time IS NOT NULL
+   ORDER BY o.purchase_time DESC, o.purchase_order_id DESC LIMIT 1) AS latest_revoked`;
 
 const SCHEMA_V1 = [
   `CREATE TABLE IF NOT EXISTS subscription_generations (
@@ -85,7 +94,7 @@ function view(r: GenerationRow, now: number): SubscriptionView {
       : undefined;
   const expire =
     r.expire_signed_time !== null ? { signedTime: r.expire_signed_time, billingRetry: r.expire_billing_retry === 1 } : undefined;
-  const revoked = r.revoked_at !== null;
+  const revoked = r.revoked_at !== null || Number(r.latest_revoked ?? 0) === 1;
   // Known from notifications only: nothing verified says it is live.
   const derived = element
     ? deriveState(element, expire, revoked, now)
@@ -127,8 +136,22 @@ class Ops {
   }
 
   async row(id: string, forUpdate: boolean): Promise<GenerationRow | undefined> {
-    const lock = forUpdate && this.sql.dialect === 'postgres' ? ' FOR UPDATE' : '';
-    return (await this.sql.query<GenerationRow>(`SELECT * FROM subscription_generations WHERE sub_group_generation_id = $1${lock}`, [id])).rows[0];
+    const text = forUpdate
+      ? `SELECT * FROM subscription_generations WHERE sub_group_generation_id = $1${this.sql.dialect === 'postgres' ? ' FOR UPDATE' : ''}`
+      : `SELECT ${VIEW_COLUMNS} FROM subscription_generations g WHERE g.sub_group_generation_id = $1`;
+    return (await this.sql.query<GenerationRow>(text, [id])).rows[0];
+  }
+
+  /** A period recorded revoked stays revoked; a granted one may become revoked; a time once known is kept. */
+  recordPeriod(id: string, o: PeriodOrder, state: 'granted' | 'revoked', now: number): Promise<number> {
+    return this.run(
+      `INSERT INTO subscription_orders (purchase_order_id, sub_group_generation_id, product_id, purchase_time, state, recorded_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (purchase_order_id) DO UPDATE SET
+         state = CASE WHEN excluded.state = 'revoked' THEN 'revoked' ELSE subscription_orders.state END,
+         purchase_time = COALESCE(subscription_orders.purchase_time, excluded.purchase_time)`,
+      [o.purchaseOrderId, id, o.productId, o.purchaseTime ?? null, state, now],
+    );
   }
 
   /** Creates the generation if unknown, then reads it locked (PostgreSQL; SQLite has one writer). */
@@ -180,17 +203,8 @@ class Ops {
     }
     if (s.autoRenewStatusCode !== undefined) cur = await this.mergeAutoRenew(cur, s.autoRenewStatusCode, s.observedAt, now);
     if (s.status === '5') await this.setRevoked(id, s.observedAt, 'status-5', now);
-    if (s.latestRevoked === true) await this.setRevoked(id, s.observedAt, 'refunded', now);
-    // A period recorded revoked stays revoked; a granted one may become revoked.
-    const record = (o: PeriodOrder, state: 'granted' | 'revoked'): Promise<number> =>
-      this.run(
-        `INSERT INTO subscription_orders (purchase_order_id, sub_group_generation_id, product_id, purchase_time, state, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (purchase_order_id) DO UPDATE SET state = 'revoked' WHERE excluded.state = 'revoked'`,
-        [o.purchaseOrderId, id, o.productId, o.purchaseTime ?? null, state, now],
-      );
-    for (const o of s.grantedOrders) await record(o, 'granted');
-    for (const o of s.revokedOrders) await record(o, 'revoked');
+    for (const o of s.grantedOrders) await this.recordPeriod(id, o, 'granted', now);
+    for (const o of s.revokedOrders) await this.recordPeriod(id, o, 'revoked', now);
     return view((await this.row(id, false))!, now);
   }
 
@@ -273,7 +287,7 @@ export class SqlSubscriptionStore implements SubscriptionStore {
         const latestRevoked = revokedInLedger.some((o) => o.purchaseOrderId === s.latestOrderId);
         const { periods: _p, refunded, latestOrderId: _l, ...status } = s;
         const subscription = await ops.merge(
-          { ...status, grantedOrders: granted, revokedOrders: [...refunded, ...revokedInLedger], latestRevoked },
+          { ...status, grantedOrders: granted, revokedOrders: [...refunded, ...revokedInLedger] },
           latestRevoked ? undefined : accountId,
           now,
         );
@@ -305,7 +319,10 @@ export class SqlSubscriptionStore implements SubscriptionStore {
           await ops.mergeAutoRenew(cur, e.autoRenewStatusCode, e.signedTime, now);
           break;
         case 'revoke':
-          await ops.setRevoked(id, e.signedTime, e.reason, now);
+          // A refund of one period counts as the generation's revocation only while that period is its newest
+          // (VIEW_COLUMNS); a REVOKE naming no period, or a hosting deletion, revokes the generation for good.
+          if (e.period !== undefined) await ops.recordPeriod(id, e.period, 'revoked', now);
+          else await ops.setRevoked(id, e.signedTime, e.reason, now);
           break;
       }
     });
@@ -336,8 +353,8 @@ export class SqlSubscriptionStore implements SubscriptionStore {
       async (sql) =>
         (
           await sql.query<GenerationRow>(
-            `SELECT * FROM subscription_generations WHERE account_id = $1
-             ORDER BY CASE WHEN expires_time IS NULL THEN 1 ELSE 0 END, expires_time DESC, sub_group_generation_id`,
+            `SELECT ${VIEW_COLUMNS} FROM subscription_generations g WHERE g.account_id = $1
+             ORDER BY CASE WHEN g.expires_time IS NULL THEN 1 ELSE 0 END, g.expires_time DESC, g.sub_group_generation_id`,
             [accountId],
           )
         ).rows,

@@ -232,9 +232,9 @@ export class SubscriptionService {
       for (const o of revokedOrders) {
         await this.d.ledger.revoke({ ...o, payload: o }, String(o['purchaseOrderRevocationReasonCode'] ?? 'revoked'), now);
       }
-      // The generation is revoked for the entitlement read too (status "5" and REVOKE already make it so).
+      // Recorded with its purchaseTime: while it is the newest period, the entitlement read says revoked too.
       await this.d.store.observe(
-        { ...observation, grantedOrders: [], revokedOrders: revokedOrders.map(periodOf), latestRevoked: isRevoked(lastOrder) },
+        { ...observation, grantedOrders: [], revokedOrders: revokedOrders.map(periodOf) },
         undefined,
         now,
       );
@@ -327,9 +327,14 @@ export class SubscriptionService {
           return code === '1' ? 'subscription-auto-renew-on' : 'subscription-auto-renew-off';
         }
         return 'subscription-noted';
-      case 'REVOKE':
-        await this.d.store.applyEvent({ kind: 'revoke', subGroupGenerationId: generation, signedTime, reason: subtype ?? 'REVOKE' }, now);
+      case 'REVOKE': {
+        // A refund names its period; a hosting deletion (or a REVOKE naming none) takes the whole generation.
+        const period = orderId !== undefined && subtype !== 'APPLICATION_DELETE_SUBSCRIPTION_HOSTING'
+          ? { purchaseOrderId: orderId, productId: typeof meta['productId'] === 'string' ? (meta['productId'] as string) : '', purchaseTime: undefined }
+          : undefined;
+        await this.d.store.applyEvent({ kind: 'revoke', subGroupGenerationId: generation, signedTime, reason: subtype ?? 'REVOKE', period }, now);
         return 'subscription-revoked';
+      }
       default:
         // DID_NEW_TRANSACTION (INITIAL_BUY, DID_RENEW, BILLING_RECOVERY, …), RENEWAL_TIME_MODIFIED and unknown types
         // carry no signed period: triggers only, the next verified status (the device's sweep) brings the period.

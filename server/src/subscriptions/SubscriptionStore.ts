@@ -28,12 +28,10 @@ export interface StatusObservation {
   grantedOrders: PeriodOrder[];
   /** Periods recorded revoked (refunded). */
   revokedOrders: PeriodOrder[];
-  /** The newest period was refunded: the generation is revoked (sticky, like a REVOKE notification). */
-  latestRevoked?: boolean;
 }
 
 /** A verified status whose periods are still to be delivered through the order ledger. */
-export type StatusToDeliver = Omit<StatusObservation, 'grantedOrders' | 'revokedOrders' | 'latestRevoked'> & {
+export type StatusToDeliver = Omit<StatusObservation, 'grantedOrders' | 'revokedOrders'> & {
   /** The unrefunded, paid periods, oldest first. */
   periods: OrderPayload[];
   /** Periods the status itself shows refunded (already recorded revoked in the order ledger). */
@@ -45,7 +43,7 @@ export type StatusToDeliver = Omit<StatusObservation, 'grantedOrders' | 'revoked
 export type DeliverPeriodsOutcome =
   /** Every period delivered (or replayed) and the status merged; `outcomes[i]` is periods[i]'s. */
   | { kind: 'recorded'; subscription: SubscriptionView; outcomes: DeliverOutcome[] }
-  /** The newest period is revoked in the order ledger (a REVOKE came first): the generation is now revoked. */
+  /** The status's newest period is revoked in the order ledger (a REVOKE came first). */
   | { kind: 'revoked'; subscription: SubscriptionView; outcomes: DeliverOutcome[] }
   /** The generation or one of its periods belongs to another account: nothing was written. */
   | { kind: 'account-conflict' }
@@ -56,7 +54,8 @@ export type DeliverPeriodsOutcome =
 export type SubscriptionEvent =
   | { kind: 'expire'; subGroupGenerationId: string; signedTime: number; billingRetry: boolean }
   | { kind: 'auto-renew'; subGroupGenerationId: string; signedTime: number; autoRenewStatusCode: '0' | '1' }
-  | { kind: 'revoke'; subGroupGenerationId: string; signedTime: number; reason: string };
+  /** `period`: the refunded period it names (the generation is revoked while that period is its newest); absent: all of it. */
+  | { kind: 'revoke'; subGroupGenerationId: string; signedTime: number; reason: string; period?: PeriodOrder };
 
 export interface SubscriptionView {
   subGroupGenerationId: string;
