@@ -188,6 +188,15 @@ const ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
  * The request path as it may be logged: a known route without its query (`?[redacted]`), anything else
  * `[unrouted]`. A URL can carry a token or a JWS (`?purchaseToken=…`, a JWS pasted in a path): it is never logged.
  */
+/** Why a request body cannot be read as JSON text in UTF-8, or undefined when it can. */
+export function unsupportedBodyEncoding(contentType: string | undefined, contentEncoding: string | undefined): string | undefined {
+  const coding = (contentEncoding ?? '').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity') return 'Content-Encoding is not supported: send the body uncompressed';
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return 'send application/json in UTF-8';
+  return undefined;
+}
+
 export function redactedPath(url: string | undefined): string {
   const raw = url ?? '';
   const q = raw.indexOf('?');
@@ -314,6 +323,13 @@ export function buildApp(config: ServerConfig): AppParts {
   if (config.maxConnections !== undefined) app.server.maxConnections = config.maxConnections;
   // Only JSON is spoken: text/plain gets 415 like every other media type (Fastify parses it by default).
   app.removeContentTypeParser('text/plain');
+  // Fastify reads any application/json as UTF-8 whatever its charset, and ignores Content-Encoding: a UTF-16 or a
+  // gzip body would be misread. Both get 415 before the body is read (after authentication: 401 comes first).
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const problem = unsupportedBodyEncoding(req.headers['content-type'], req.headers['content-encoding']);
+    if (problem !== undefined) throw Object.assign(new Error(problem), { statusCode: 415, code: 'IAP_UNSUPPORTED_ENCODING' });
+    return payload;
+  });
 
   const verifier = new JwsVerifier({
     trustedRootsPem: config.trustedRootPem,
@@ -389,6 +405,9 @@ export function buildApp(config: ServerConfig): AppParts {
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         req.log.info({ code: fe.code }, 'invalid json');
         return reply.code(400).send({ status: 'rejected', reason: 'invalid-json', detail: 'request body is not valid JSON' });
+      case 'IAP_UNSUPPORTED_ENCODING':
+        req.log.info({ code: fe.code }, 'unsupported body encoding');
+        return reply.code(415).send({ status: 'rejected', reason: 'unsupported-media-type', detail: err.message });
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         req.log.info({ code: fe.code }, 'unsupported media type');
         return reply.code(415).send({ status: 'rejected', reason: 'unsupported-media-type', detail: 'send application/json' });

@@ -176,6 +176,26 @@ describe('request validation', () => {
     }
   });
 
+  it('a JSON body in another charset or with a Content-Encoding gets 415; UTF-8 and identity are read', async () => {
+    const body = JSON.stringify({ purchaseData: 'x', extra: 1 });
+    for (const type of ['application/json; charset=utf-16', 'application/json;charset="UTF-16LE"', 'application/json; charset=latin1', 'application/json; charset=']) {
+      const r = await post(`${server.url}/v1/purchases/verify`, body, { 'content-type': type });
+      assert.equal(r.status, 415, type);
+      assert.equal(r.body.reason, 'unsupported-media-type', type);
+    }
+    for (const coding of ['gzip', 'br', 'deflate, gzip', 'GZIP']) {
+      const r = await post(`${server.url}/v1/purchases/verify`, body, { 'content-encoding': coding });
+      assert.equal(r.status, 415, coding);
+      assert.match(r.body.detail, /Content-Encoding/, coding);
+    }
+    // Readable ones reach the schema (which names the unknown field).
+    for (const headers of [{ 'content-type': 'application/json; charset="utf-8"' }, { 'content-type': 'application/json; charset=UTF8' }, { 'content-encoding': 'identity' }]) {
+      const r = await post(`${server.url}/v1/purchases/verify`, body, headers);
+      assert.equal(r.status, 400, JSON.stringify(headers));
+      assert.equal(r.body.field, 'extra', JSON.stringify(headers));
+    }
+  });
+
   it('validation errors name the field', async () => {
     const cases: [unknown, string][] = [
       [{}, 'purchaseData'],
