@@ -215,6 +215,12 @@ export const DEFAULT_TIMEOUTS = {
   connectionMs: 60_000,
   /** An idle keep-alive connection is closed after this long (keep it above your load balancer's idle timeout). */
   keepAliveMs: 72_000,
+  /**
+   * At a shutdown, requests still arriving or in flight get this long; then their sockets are closed, so a slow
+   * client cannot hold the stop past Main's 10 s force exit. A handler already running still finishes its commit
+   * (the ledger closes after its writes): a client cut off retries, and its retry is a replay.
+   */
+  shutdownMs: 5_000,
 } as const;
 
 function sendRetry(reply: FastifyReply, reason: string, detail: string, seconds: number): FastifyReply {
@@ -522,6 +528,12 @@ export function buildApp(config: ServerConfig): AppParts {
     },
   );
 
+  app.addHook('preClose', (done) => {
+    const cutOff = setTimeout(() => app.server.closeAllConnections(), timeouts.shutdownMs);
+    cutOff.unref();
+    app.server.once('close', () => clearTimeout(cutOff));
+    done();
+  });
   app.addHook('onClose', async () => {
     await Promise.race([service.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
     await ledger.close();

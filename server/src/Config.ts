@@ -87,8 +87,8 @@ export interface ServerConfig {
    * The thread runs no app code in its transactions: no subscription store then (type 2 → 422).
    */
   sqliteThread?: boolean;
-  /** Request, header, idle-socket and keep-alive timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
-  timeouts?: { requestMs?: number; headersMs?: number; connectionMs?: number; keepAliveMs?: number };
+  /** Request, header, idle-socket, keep-alive and shutdown timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
+  timeouts?: { requestMs?: number; headersMs?: number; connectionMs?: number; keepAliveMs?: number; shutdownMs?: number };
   /** Most concurrent sockets; more are refused at accept (default: no limit). */
   maxConnections?: number;
   /** Allowed clock skew for signedTime in the future (default 5 min). */
@@ -238,6 +238,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     headersMs: positiveMs(env, 'HEADERS_TIMEOUT_MS'),
     connectionMs: positiveMs(env, 'CONNECTION_TIMEOUT_MS'),
     keepAliveMs: positiveMs(env, 'KEEP_ALIVE_TIMEOUT_MS'),
+    shutdownMs: positiveMs(env, 'SHUTDOWN_TIMEOUT_MS'),
   };
   const maxConnections = positiveMs(env, 'MAX_CONNECTIONS');
   const poolSize = positiveMs(env, 'DATABASE_POOL_SIZE');

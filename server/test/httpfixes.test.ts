@@ -86,6 +86,34 @@ describe('slow clients', () => {
     }
   });
 
+  it('a slow client does not hold a shutdown: its socket is closed after shutdownMs, the ledger closes cleanly', async () => {
+    const s = await startTestServer(pki, { timeouts: { shutdownMs: 300 } });
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      const sockets = await Promise.all(Array.from({ length: 4 }, () => connect(s.port)));
+      const ends = sockets.map((socket) => {
+        const end = closed(socket);
+        socket.write(
+          `POST /v1/purchases/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+            `Authorization: Bearer ${sessionFor(DEFAULT_ACCOUNT)}\r\nContent-Length: 1000\r\n\r\n{`,
+        );
+        timers.push(setInterval(() => socket.writable && socket.write(' '), 100));
+        return end;
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      await s.close();
+      const took = Date.now() - started;
+      // The default request timeout (20 s) would have held it until then.
+      assert.ok(took < 3000, `close took ${took} ms`);
+      await Promise.all(ends);
+      await assert.rejects(s.ledger.get('anything'), /storage-unavailable|closed/i);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      await s.close();
+    }
+  });
+
   it('headersMs above requestMs is a configuration error', async () => {
     await assert.rejects(startTestServer(pki, { timeouts: { requestMs: 100, headersMs: 200 } }), /headersMs/);
     await assert.rejects(startTestServer(pki, { timeouts: { requestMs: 0 } }), /requestMs/);
@@ -189,7 +217,8 @@ describe('request validation', () => {
       assert.match(r.body.detail, /Content-Encoding/, coding);
     }
     // Readable ones reach the schema (which names the unknown field).
-    for (const headers of [{ 'content-type': 'application/json; charset="utf-8"' }, { 'content-type': 'application/json; charset=UTF8' }, { 'content-encoding': 'identity' }]) {
+    const readable: Record<string, string>[] = [{ 'content-type': 'application/json; charset="utf-8"' }, { 'content-type': 'application/json; charset=UTF8' }, { 'content-encoding': 'identity' }];
+    for (const headers of readable) {
       const r = await post(`${server.url}/v1/purchases/verify`, body, headers);
       assert.equal(r.status, 400, JSON.stringify(headers));
       assert.equal(r.body.field, 'extra', JSON.stringify(headers));
