@@ -42,8 +42,6 @@ function declarationPaths(): Record<string, string[]> {
   for (const [key, file] of Object.entries(PROJECT_STAND_INS)) {
     paths[key] = [file];
   }
-  // Node-only test support used by the modules' src/test suites (see tools/test/EtsBundler.ts).
-  paths['@nodetest/*'] = [path.join(ROOT, 'types', 'testing', '*')];
   return paths;
 }
 

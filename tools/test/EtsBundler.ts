@@ -20,6 +20,9 @@ function localPackages(): Map<string, string> {
 }
 
 // ArkUI UI code: a struct, or a global @Builder function (decorators on functions are not TypeScript).
+/** Where the .ets suites' Node test support is declared (types/testing/X.d.ts for tools/testing/X.ts). */
+const TESTING_DECLARATIONS = path.join(ROOT, 'types', 'testing');
+
 const STRUCT_DECL = /^\s*(?:export\s+)?struct\s+\w+|^@Builder\s+(?:export\s+)?function\s+\w+/m;
 
 /** A stub module for a struct file: same export names, each throwing when the UI is actually used. */
@@ -47,10 +50,13 @@ export function etsPlugin(extraAliases: Record<string, string> = {}): esbuild.Pl
         }
         return { path: file };
       });
-      // Node-only test support (simulator controls, test PKI) for .ets suites: `@nodetest/X` → tools/testing/X.ts,
-      // declared for the gate in types/testing/X.d.ts. Product code never imports these.
-      build.onResolve({ filter: /^@nodetest\// }, (args) => {
-        const file = path.join(ROOT, 'tools', 'testing', `${args.path.slice('@nodetest/'.length)}.ts`);
+      // Node-only test support (simulator controls, test PKI) for .ets suites: they import its declaration
+      // types/testing/X (a relative path any ArkTS checker resolves); the bundle runs tools/testing/X.ts.
+      // Product code never imports these.
+      build.onResolve({ filter: /(^|\/)types\/testing\/\w+$/ }, (args) => {
+        const declared = path.resolve(args.resolveDir, args.path);
+        if (path.dirname(declared) !== TESTING_DECLARATIONS) return undefined;
+        const file = path.join(ROOT, 'tools', 'testing', `${path.basename(declared)}.ts`);
         return fs.existsSync(file) ? { path: file } : { errors: [{ text: `No Node test support module ${file}` }] };
       });
       build.onResolve({ filter: /^@zerolost\// }, (args) => {

@@ -37,11 +37,13 @@ test('every module of this project runs all of its suites', () => {
   }
 });
 
-test('a src/test file that imports @nodetest, directly or through a local import, is reported', () => {
+test('a src/test file that imports the Node test support (types/testing), directly or through a local import, is reported', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodeonly-'));
   try {
     fs.mkdirSync(path.join(dir, 'support'));
-    fs.writeFileSync(path.join(dir, 'support', 'Rig.ets'), "import { x } from '@nodetest/IapSimulator';\nexport const y = x;\n");
+    fs.writeFileSync(path.join(dir, 'support', 'Rig.ets'), "import { x } from '../../../../types/testing/IapSimulator';\nexport const y = x;\n");
+    // A module of the app's own that happens to be called testing is not test support.
+    fs.writeFileSync(path.join(dir, 'C.test.ets'), "import { z } from '../main/ets/testing/Clock';\nexport default function c() {}\n");
     fs.writeFileSync(path.join(dir, 'A.test.ets'), "import { y } from './support/Rig';\nexport default function a() {}\n");
     fs.writeFileSync(path.join(dir, 'B.test.ets'), "import { describe } from '@ohos/hypium';\nexport default function b() {}\n");
     const found = nodeOnlyFiles(dir).map((f) => path.basename(f)).sort();

@@ -1,7 +1,7 @@
 // `npm test`: the gate (ArkTS check), then every module's hypium suites in Node, then the Node-side tests
 // (node:test). A module's suites live in two folders: src/test (DevEco's Local Test compiles and runs them too, so
 // they import only the SDK, @ohos/hypium and the module's code) and src/nodeTest (Node harness only: they import
-// Node test support `@nodetest/*`, which DevEco cannot resolve). Ends with `N passed, N failed[, N skipped]`; non-zero exit on any failure.
+// Node test support in types/testing, which DevEco cannot run). Ends with `N passed, N failed[, N skipped]`; non-zero exit on any failure.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -97,10 +97,13 @@ export function unaggregatedSuites(testDir: string): string[] {
 /** The hypium suite folders of a module: DevEco's local test folder and the Node-harness-only one. */
 export const SUITE_DIRS: readonly string[] = ['test', 'nodeTest'];
 
+/** An import of the Node test support's declarations (types/testing/X), which only the Node harness can run. */
+const NODE_TEST_SUPPORT = /from\s+'(?:\.\.?\/)+(?:[^']*\/)?types\/testing\/\w+'/;
+
 const LOCAL_IMPORT = /(?:import|export)\s[^;]*?from\s+'(\.[^']*)'/g;
 
 /**
- * Files under `testDir` that DevEco's Local Test could not compile: they import `@nodetest/*`, directly or through
+ * Files under `testDir` that DevEco's Local Test could not run: they import types/testing/*, directly or through
  * a local import. Such files belong in src/nodeTest.
  */
 export function nodeOnlyFiles(testDir: string): string[] {
@@ -111,7 +114,7 @@ export function nodeOnlyFiles(testDir: string): string[] {
     if (stack.has(file) || !fs.existsSync(file)) return false;
     stack.add(file);
     const source = fs.readFileSync(file, 'utf8');
-    let result = /from\s+'@nodetest\//.test(source);
+    let result = NODE_TEST_SUPPORT.test(source);
     for (const m of source.matchAll(LOCAL_IMPORT)) {
       if (result) break;
       result = nodeOnly(path.resolve(path.dirname(file), m[1]) + '.ets', stack);
@@ -133,7 +136,7 @@ async function runHypiumModule(moduleDir: string, suiteDir: string, t: Tally): P
   if (missing.length > 0) t.failed += missing.length;
   if (suiteDir === 'test') {
     const nodeOnly = nodeOnlyFiles(path.dirname(list));
-    for (const file of nodeOnly) console.log(`  FAIL ${file} imports @nodetest/*: DevEco's Local Test cannot compile it; move it to src/nodeTest`);
+    for (const file of nodeOnly) console.log(`  FAIL ${file} imports the Node test support (types/testing): DevEco's Local Test cannot run it; move it to src/nodeTest`);
     t.failed += nodeOnly.length;
   }
   await runHypiumSuites(list, label, t, (line) => console.log(line));

@@ -1,6 +1,6 @@
 // Node-only test support for the delivery-engine suites (common/iap/src/nodeTest): process death of every open RDB
 // store, hilog capture, and raw access to a store file (corruption tests). Imported from .ets suites as
-// '@nodetest/EngineTestSupport'; declared for the gate in types/testing/EngineTestSupport.d.ts.
+// 'types/testing/EngineTestSupport' (a relative import); declared for the gate in types/testing/EngineTestSupport.d.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { simulateProcessDeath as killOpenStores } from '../node-kits/ArkData';

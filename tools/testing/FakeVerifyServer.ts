@@ -8,7 +8,7 @@
  *   …; server.lastRequestBody(); await server.close();
  *
  * Answers are consumed in the order they were queued; with none queued the server answers 500. Each request is
- * recorded (method, path, headers, body). Imported by .ets suites as '@nodetest/FakeVerifyServer' (declared in
+ * recorded (method, path, headers, body). Imported by .ets suites as 'types/testing/FakeVerifyServer' (a relative import) (declared in
  * types/testing/FakeVerifyServer.d.ts).
  */
 import * as http from 'node:http';

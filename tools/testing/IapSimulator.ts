@@ -1,5 +1,5 @@
 // Operator controls of the IAP Kit simulator for .ets test suites: `import { resetIapSimulator } from
-// '@nodetest/IapSimulator'` (declared for the gate in types/testing/IapSimulator.d.ts). A small facade in
+// 'types/testing/IapSimulator' (a relative import)` (declared for the gate in types/testing/IapSimulator.d.ts). A small facade in
 // ArkTS-friendly types (strings, numbers, booleans, arrays, classes) over tools/iap-sim/IapSimulator.ts; the
 // `iap` calls the engine makes through `@kit.IAPKit` reach the same simulator.
 import { currentSimulator, resetSimulator } from '../iap-sim/CurrentSimulator';

@@ -1,6 +1,6 @@
 /**
  * OddChains — JWS with the certificate chains and signatures TestPki's options do not produce (TEST ONLY), for the
- * adversarial verifier suites on the device side (imported by .ets suites as '@nodetest/OddChains', declared in
+ * adversarial verifier suites on the device side (imported by .ets suites as 'types/testing/OddChains' (a relative import), declared in
  * types/testing/OddChains.d.ts) and on the server side.
  *
  *   const pki = await createTestPki();

@@ -8,7 +8,7 @@
  *   config.credentials = () => Promise.resolve(server.session('alice'));
  *   await new RemoteVerifier(config).verify(order.purchaseData, order.jws);
  *
- * Imported by .ets suites as '@nodetest/ReferenceServer' (declared in types/testing/ReferenceServer.d.ts).
+ * Imported by .ets suites as 'types/testing/ReferenceServer' (a relative import) (declared in types/testing/ReferenceServer.d.ts).
  */
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';

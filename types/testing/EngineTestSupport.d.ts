@@ -1,5 +1,5 @@
 // ArkTS-facing declaration of tools/testing/EngineTestSupport.ts (Node-only test support for the delivery-engine
-// suites, imported as '@nodetest/EngineTestSupport'). Product code never imports this.
+// suites, imported as 'types/testing/EngineTestSupport' (a relative import)). Product code never imports this.
 
 /** Every open RDB store dies as if the app process was killed: uncommitted work is lost, the files stay. */
 export declare function simulateProcessDeath(): void;

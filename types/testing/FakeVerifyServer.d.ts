@@ -1,5 +1,5 @@
 // ArkTS-facing declaration of tools/testing/FakeVerifyServer.ts (Node-only test support, imported by .ets suites
-// as '@nodetest/FakeVerifyServer'): a scripted app server for `POST /v1/purchases/verify` on 127.0.0.1.
+// as 'types/testing/FakeVerifyServer' (a relative import)): a scripted app server for `POST /v1/purchases/verify` on 127.0.0.1.
 
 export interface FakeVerifyServer {
   /** e.g. http://127.0.0.1:41234 (no trailing slash). */

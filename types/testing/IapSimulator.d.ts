@@ -2,7 +2,7 @@
  * Node-only test support for .ets suites: operator controls of the IAP Kit simulator
  * (implementation: tools/testing/IapSimulator.ts over tools/iap-sim). Product code never imports this.
  *
- *   import { resetIapSimulator, IapSimulatorControl, IapFunctionName } from '@nodetest/IapSimulator';
+ *   import { resetIapSimulator, IapSimulatorControl, IapFunctionName } from 'types/testing/IapSimulator' (a relative import);
  *   const sim: IapSimulatorControl = await resetIapSimulator({ pageSize: 2 });
  *   sim.failNext(IapFunctionName.FINISH_PURCHASE, 1001860005, 1);
  *

@@ -1,5 +1,5 @@
 // ArkTS-facing declaration of tools/testing/OddChains.ts (Node-only test support, imported by .ets suites as
-// '@nodetest/OddChains'): JWS with the chains and signatures TestPki's options do not produce.
+// 'types/testing/OddChains' (a relative import)): JWS with the chains and signatures TestPki's options do not produce.
 import { TestPki } from './TestPki';
 
 /** x5c [leaf issued directly by the root, root, root]: the "intermediate" is the pinned root itself. */

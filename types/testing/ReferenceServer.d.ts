@@ -1,5 +1,5 @@
 // ArkTS-facing declaration of tools/testing/ReferenceServer.ts (Node-only test support, imported by .ets suites as
-// '@nodetest/ReferenceServer'): the real app server of server/ in a child process, with sessions of a test login.
+// 'types/testing/ReferenceServer' (a relative import)): the real app server of server/ in a child process, with sessions of a test login.
 import { TestPki } from './TestPki';
 
 /** A new consumable order signed by the PKI the server pins. */

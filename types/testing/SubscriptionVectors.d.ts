@@ -1,5 +1,5 @@
 // ArkTS-facing declaration of tools/testing/SubscriptionVectors.ts (Node-only test support, imported by .ets suites
-// as '@nodetest/SubscriptionVectors'): signed subscription purchaseData, genuine and adversarial, each with the
+// as 'types/testing/SubscriptionVectors' (a relative import)): signed subscription purchaseData, genuine and adversarial, each with the
 // verdict the app server and the on-device verifier both give it (rules in the .ts file's header and SUBS-COORD.md).
 import { TestPki } from './TestPki';
 

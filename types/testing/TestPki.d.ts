@@ -1,5 +1,5 @@
 // ArkTS-facing declaration of tools/testing/TestPki.ts (Node-only test support, imported by .ets suites as
-// '@nodetest/TestPki'). Only the surface the verifier suites use; Buffers are declared as the Uint8Array they are.
+// 'types/testing/TestPki' (a relative import)). Only the surface the verifier suites use; Buffers are declared as the Uint8Array they are.
 
 /** Options of createTestPki (all optional; Dates are certificate validity bounds). */
 export interface TestPkiOptions {
