@@ -26,7 +26,10 @@
  *   - the period orders are recentPurchaseOrderList + lastPurchaseOrder (de-duplicated by purchaseOrderId); at least
  *     one (else invalid-payload). EACH is checked like an order of type 2: required fields, applicationId (wrong-app),
  *     environment (wrong-environment), productId in the catalog (unknown-product), productType "2"
- *     (wrong-product-type); its subGroupGenerationId and purchaseToken must be the status's (invalid-payload);
+ *     (wrong-product-type); its signedTime a positive number, its subGroupGenerationId (required) and purchaseToken
+ *     the status's (invalid-payload);
+ *   - every historySubscriptionStatusList entry passes the status rules above; renewalInfo / lastPurchaseOrder are
+ *     objects, recentPurchaseOrderList an array; every string at most 1024 characters of well-formed text;
  *   - status "5", or a lastPurchaseOrder carrying purchaseOrderRevocationReasonCode / revocationTime → revoked;
  *     an OLDER period carrying a revocation is not granted (revokedOrderIds) and does not change the verdict;
  *   - state: "5" revoked; "2" expired; "3" billing-retry; "1" active while expiresTime > now, else expired (a stale
@@ -490,6 +493,41 @@ export async function subscriptionVectors(pki: TestPki, opts: SubscriptionVector
     const statusPayload = subGroupStatusPayload(st, {}, opts);
     delete statusPayload['packageName'];
     add('missing-package-name', 'a status payload without packageName', ar(statusPayload), { verdict: 'invalid-payload' });
+  }
+  {
+    const orders = periods(2, opts);
+    const { subGroupGenerationId: _generation, ...renewal } = orders[1]!;
+    const st = subscriptionStatus([orders[0]!, renewal], {}, opts);
+    add('renewal-without-generation', 'a period that names no subGroupGenerationId (an auto-renewable order always does)',
+      ar(subGroupStatusPayload(st, {}, opts)), { verdict: 'invalid-payload' });
+  }
+  {
+    const orders = periods(2, opts);
+    const { signedTime: _signed, ...renewal } = orders[1]!;
+    const st = subscriptionStatus([orders[0]!, renewal], {}, opts);
+    add('renewal-without-signed-time', 'a period without its own signedTime', ar(subGroupStatusPayload(st, {}, opts)),
+      { verdict: 'invalid-payload' });
+  }
+  {
+    const orders = periods(1, opts);
+    const st = subscriptionStatus([{ ...orders[0]!, developerPayload: 'x'.repeat(1025) }], {}, opts);
+    add('period-field-too-long', 'a period whose developerPayload is 1025 characters (at most 1024)',
+      ar(subGroupStatusPayload(st, {}, opts)), { verdict: 'invalid-payload' });
+  }
+  {
+    const st = subscriptionStatus(periods(1, opts), {}, opts);
+    add('sub-group-id-lone-surrogate', 'a status payload whose subGroupId holds a lone surrogate (not well-formed text)',
+      ar(subGroupStatusPayload(st, { subGroupId: 'gem_club\ud800' }, opts)), { verdict: 'invalid-payload' });
+  }
+  {
+    const st = subscriptionStatus(periods(1, opts), { renewalInfo: 'auto-renew on' }, opts);
+    add('renewal-info-not-object', 'renewalInfo as a string', ar(subGroupStatusPayload(st, {}, opts)), { verdict: 'invalid-payload' });
+  }
+  {
+    const st = subscriptionStatus(periods(1, opts), {}, opts);
+    const earlier = subscriptionStatus(periods(1, opts, { productId: 'gem_club_yearly' }), { status: '2', expiresTime: 'soon' }, opts);
+    add('history-entry-malformed', 'a historySubscriptionStatusList entry whose expiresTime is a string: the payload is judged whole',
+      ar(subGroupStatusPayload(st, { historySubscriptionStatusList: [earlier] }, opts)), { verdict: 'invalid-payload' });
   }
 
   // ---- truncated / mis-shaped purchaseData ----
