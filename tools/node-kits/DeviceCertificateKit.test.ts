@@ -107,6 +107,14 @@ test('getItem(TBS) of a BER certificate (explicit critical FALSE) is its DER re-
   const tbs = Buffer.from(c.getItem(cert.CertItemType.CERT_ITEM_TYPE_TBS).data);
   assert.ok(!withLeafExtension(ber).includes(tbs));
   assert.ok(withLeafExtension(der).includes(tbs));
+  // The extensions too (i2d of the parsed list): the DER certificate's own bytes, the BER one re-encoded.
+  const berExts = Buffer.from(c.getItem(cert.CertItemType.CERT_ITEM_TYPE_EXTENSIONS).data);
+  const derCert = await read(withLeafExtension(der));
+  const derExts = Buffer.from(derCert.getItem(cert.CertItemType.CERT_ITEM_TYPE_EXTENSIONS).data);
+  assert.deepEqual(berExts, derExts);
+  assert.ok(withLeafExtension(der).includes(derExts) && !withLeafExtension(ber).includes(berExts));
+  assert.deepEqual(Buffer.from(derCert.getExtensionsObject().getEncoded().data), derExts);
+  assert.deepEqual(Buffer.from(c.getExtensionsObject().getEncoded().data), derExts);
 });
 
 test('getSignature, getSignatureAlgOid and verify: 19030001 with the wrong key (VerifyX509Openssl)', async () => {

@@ -170,6 +170,11 @@ interface RawFields {
   issuer: Uint8Array;
   subject: Uint8Array;
   spki: Uint8Array;
+  /**
+   * The Extensions SEQUENCE as it stands when the tbsCertificate is DER (its i2d gives these bytes back, so the
+   * kit's answer is the same without the cost of re-encoding), undefined otherwise.
+   */
+  extensions: Uint8Array | undefined;
 }
 
 class X500DistinguishedName {
@@ -189,10 +194,11 @@ class X500DistinguishedName {
 
 class CertExtension {
   /** @internal */
-  constructor(private readonly exts: Extensions) {}
+  constructor(private readonly exts: Extensions, private readonly der?: Uint8Array) {}
 
   getEncoded(): EncodingBlob {
-    return { data: bytes(AsnConvert.serialize(this.exts)), encodingFormat: EncodingFormat.FORMAT_DER };
+    const data = this.der !== undefined ? new Uint8Array(this.der) : bytes(AsnConvert.serialize(this.exts));
+    return { data, encodingFormat: EncodingFormat.FORMAT_DER };
   }
 
   getOidList(valueType: ExtensionOidType): DataArray {
@@ -369,7 +375,7 @@ class X509Cert {
         return { data: this.tbsIsDer ? new Uint8Array(this.raw.spki) : bytes(AsnConvert.serialize(this.tbs.subjectPublicKeyInfo)) };
       case CertItemType.CERT_ITEM_TYPE_EXTENSIONS:
         if (!this.tbs.extensions || this.tbs.extensions.length === 0) throw cryptoError('No extension in certificate!');
-        return { data: bytes(AsnConvert.serialize(this.tbs.extensions)) };
+        return { data: this.raw.extensions !== undefined ? new Uint8Array(this.raw.extensions) : bytes(AsnConvert.serialize(this.tbs.extensions)) };
       case CertItemType.CERT_ITEM_TYPE_ISSUER_UNIQUE_ID:
       case CertItemType.CERT_ITEM_TYPE_SUBJECT_UNIQUE_ID: {
         const uid = itemType === CertItemType.CERT_ITEM_TYPE_ISSUER_UNIQUE_ID ? this.tbs.issuerUniqueID : this.tbs.subjectUniqueID;
@@ -410,7 +416,7 @@ class X509Cert {
   getExtensionsObject(): CertExtension {
     // i2d of an absent extension list gives nothing, from which no CertExtension can be created.
     if (!this.tbs.extensions || this.tbs.extensions.length === 0) throw cryptoError('the certificate has no extensions.');
-    return new CertExtension(this.tbs.extensions);
+    return new CertExtension(this.tbs.extensions, this.raw.extensions);
   }
 }
 
@@ -494,7 +500,14 @@ function parseDer(der: Uint8Array): X509Cert {
     valueBlock: { value: asn1js.AsnType[] }; valueBeforeDecodeView: Uint8Array };
   const certIsDer = tbsIsDer && !outer.lenBlock.isIndefiniteForm && blockWarnings(outer.lenBlock) === 0 &&
     outer.valueBlock.value.slice(1).every((c) => isDer(c));
-  return new X509Cert(asn, tbsIsDer, { certificate: certIsDer ? outer.valueBeforeDecodeView : undefined, issuer: rawOf(2), subject: rawOf(4), spki: rawOf(5) });
+  const extensionsRaw = tbsIsDer && exts !== undefined ? (exts as unknown as { valueBeforeDecodeView: Uint8Array }).valueBeforeDecodeView : undefined;
+  return new X509Cert(asn, tbsIsDer, {
+    certificate: certIsDer ? outer.valueBeforeDecodeView : undefined,
+    issuer: rawOf(2),
+    subject: rawOf(4),
+    spki: rawOf(5),
+    extensions: extensionsRaw,
+  });
 }
 
 async function createX509Cert(inStream: EncodingBlob): Promise<X509Cert> {
