@@ -190,6 +190,24 @@ export const DEFECT_SCHEDULES: readonly DefectSchedule[] = [
     },
   },
   {
+    // An oracle defect, not an engine one: a refund was counted as visible when any page of the product type came
+    // after it, here one holding only a forged purchaseData, though no answer ever showed the refunded order before
+    // its finish (a race no device can win). The oracle now asks for the order itself in the page.
+    name: 'a refund no answer showed before the finish is not counted as visible because a forged order was listed',
+    caughtBy: 'wrongly-granted',
+    schedule: {
+      seed: 1,
+      pageSize: 1,
+      steps: [
+        { kind: 'forged', forgery: 'foreign-pki', via: 'query', product: 'season_pass' },
+        { kind: 'during', point: 'before-verify', action: 'refund', nth: 2 },
+        { kind: 'buy', product: 'season_pass', quantity: 1, overlap: true },
+        { kind: 'refund', pick: 0, unfinished: false },
+        { kind: 'paging', quirk: 'overlap' },
+      ],
+    },
+  },
+  {
     // The simulator revoked the whole subscription on a refund of any period, so the engine revoked the renewal the
     // user had paid for; now only a refund of the latest period revokes it (IapSimulator.revoke), as the engine and
     // the server read status "5".

@@ -191,8 +191,9 @@ export function checkInvariants(sim: IapSimulator, installs: InstallSnapshot[], 
     // no device can win: only a store answer given after the refund and before the finish shows it to the app.
     const refunded = refundSeq.get(id) ?? 0;
     const finished = finishSeq.get(id);
+    // The order itself must be in the page: another one (a forged purchaseData, say) shows nothing about it.
     const shownAfterRefund = audit.some((e) => e.fn === 'queryPurchases' && e.delivered && e.seq > refunded &&
-      (finished === undefined || e.seq < finished) && e.facts.productType === o.productType && (e.returned ?? 0) > 0);
+      (finished === undefined || e.seq < finished) && (e.returnedOrderIds ?? []).includes(id));
     const visible = finished === undefined || (refunded < finished && shownAfterRefund);
     if (finalRevokes > finalGrants) add('lost', id, `${o.productId}: taken back more often than granted`);
     if (visible && finalGrants - finalRevokes > 0) {

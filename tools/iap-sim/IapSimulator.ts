@@ -126,6 +126,7 @@ interface CallContext {
   applied: boolean;
   order?: OrderRecord;
   returned?: number;
+  returnedOrderIds?: string[];
   morePages?: boolean;
 }
 
@@ -347,6 +348,7 @@ export class IapSimulator {
         result.continuationToken = this.cursor(parameter.productType, queryType, page[page.length - 1].seq);
       }
       ctx.returned = page.length;
+      ctx.returnedOrderIds = page.flatMap((i) => i.orderIds);
       ctx.morePages = result.continuationToken !== undefined;
       return result;
     });
@@ -863,6 +865,7 @@ export class IapSimulator {
       };
       if (message !== undefined) entry.message = message;
       if (ctx.returned !== undefined) entry.returned = ctx.returned;
+      if (ctx.returnedOrderIds !== undefined) entry.returnedOrderIds = ctx.returnedOrderIds;
       if (ctx.morePages !== undefined) entry.morePages = ctx.morePages;
       this.append(entry, ctx.order);
     };
@@ -1195,9 +1198,9 @@ export class IapSimulator {
   }
 
   /** What a query returns, in store order; each item renders (signs) its purchaseData at answer time. */
-  private queryItems(productType: ProductType, queryType: PurchaseQueryType): Array<{ seq: number; render: () => string }> {
+  private queryItems(productType: ProductType, queryType: PurchaseQueryType): Array<{ seq: number; orderIds: string[]; render: () => string }> {
     const now = this.clock.now();
-    const items: Array<{ seq: number; render: () => string }> = [];
+    const items: Array<{ seq: number; orderIds: string[]; render: () => string }> = [];
     if (productType === ProductType.AUTORENEWABLE) {
       for (const sub of this.subscriptions) {
         const orders = sub.orderIds.map((id) => this.requireOrder(id)).filter((o) => this.isLive(o));
@@ -1210,7 +1213,7 @@ export class IapSimulator {
             sub.switchedTo === undefined &&
             (sub.expiresTime > now || sub.billingRetry === true) &&
             orders.some((o) => o.purchaseTime !== undefined));
-        if (include) items.push({ seq: sub.seq, render: () => this.purchaseDataFor(orders[orders.length - 1]) });
+        if (include) items.push({ seq: sub.seq, orderIds: orders.map((o) => o.purchaseOrderId), render: () => this.purchaseDataFor(orders[orders.length - 1]) });
       }
     } else {
       for (const order of this.orderList) {
@@ -1223,11 +1226,12 @@ export class IapSimulator {
             productType === ProductType.NONCONSUMABLE &&
             order.purchaseTime !== undefined &&
             order.revocationTime === undefined);
-        if (include) items.push({ seq: order.seq, render: () => this.purchaseDataFor(order) });
+        if (include) items.push({ seq: order.seq, orderIds: [order.purchaseOrderId], render: () => this.purchaseDataFor(order) });
       }
     }
     for (const p of this.planted) {
-      if (p.productType === productType && p.queryType === queryType) items.push({ seq: p.seq, render: () => p.purchaseData });
+      // A planted purchaseData is none of the store's orders.
+      if (p.productType === productType && p.queryType === queryType) items.push({ seq: p.seq, orderIds: [], render: () => p.purchaseData });
     }
     return items.sort((a, b) => a.seq - b.seq);
   }

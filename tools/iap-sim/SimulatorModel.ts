@@ -150,6 +150,8 @@ export interface AuditEntry {
   facts: Omit<CallFacts, 'fn'>;
   /** queryPurchases / queryProducts: how many items were returned. */
   returned?: number;
+  /** queryPurchases: the store's orders in the returned page (a subscription: all its periods; planted data: none). */
+  returnedOrderIds?: string[];
   /** queryPurchases: a continuationToken was returned. */
   morePages?: boolean;
 }
