@@ -184,10 +184,6 @@ const ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
   ['/v1/entitlements', ['GET', 'HEAD']],
 ]);
 
-/**
- * The request path as it may be logged: a known route without its query (`?[redacted]`), anything else
- * `[unrouted]`. A URL can carry a token or a JWS (`?purchaseToken=…`, a JWS pasted in a path): it is never logged.
- */
 /** Why a request body cannot be read as JSON text in UTF-8, or undefined when it can. */
 export function unsupportedBodyEncoding(contentType: string | undefined, contentEncoding: string | undefined): string | undefined {
   const coding = (contentEncoding ?? '').trim().toLowerCase();
@@ -197,6 +193,10 @@ export function unsupportedBodyEncoding(contentType: string | undefined, content
   return undefined;
 }
 
+/**
+ * The request path as it may be logged: a known route without its query (`?[redacted]`), anything else
+ * `[unrouted]`. A URL can carry a token or a JWS (`?purchaseToken=…`, a JWS pasted in a path): it is never logged.
+ */
 export function redactedPath(url: string | undefined): string {
   const raw = url ?? '';
   const q = raw.indexOf('?');
@@ -217,10 +217,11 @@ export const DEFAULT_TIMEOUTS = {
   keepAliveMs: 72_000,
   /**
    * At a shutdown, requests still arriving or in flight get this long; then their sockets are closed, so a slow
-   * client cannot hold the stop past Main's 10 s force exit. A handler already running still finishes its commit
-   * (the ledger closes after its writes): a client cut off retries, and its retry is a replay.
+   * client cannot hold the stop past Main's 10 s force exit (this, plus at most 5 s for server-side confirms in
+   * flight, stays under it). A handler already running still finishes its commit (the ledger closes after its
+   * writes): a client cut off retries, and its retry is a replay.
    */
-  shutdownMs: 5_000,
+  shutdownMs: 4_000,
 } as const;
 
 function sendRetry(reply: FastifyReply, reason: string, detail: string, seconds: number): FastifyReply {

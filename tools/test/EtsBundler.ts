@@ -19,10 +19,10 @@ function localPackages(): Map<string, string> {
   return out;
 }
 
-// ArkUI UI code: a struct, or a global @Builder function (decorators on functions are not TypeScript).
 /** Where the .ets suites' Node test support is declared (types/testing/X.d.ts for tools/testing/X.ts). */
 const TESTING_DECLARATIONS = path.join(ROOT, 'types', 'testing');
 
+// ArkUI UI code: a struct, or a global @Builder function (decorators on functions are not TypeScript).
 const STRUCT_DECL = /^\s*(?:export\s+)?struct\s+\w+|^@Builder\s+(?:export\s+)?function\s+\w+/m;
 
 /** A stub module for a struct file: same export names, each throwing when the UI is actually used. */

@@ -12,6 +12,7 @@
 import { LOCK_MIGRATE, LOCK_NAMESPACE } from '../ledger/PostgresLedger';
 import type { DeliverOutcome, SqlTransaction, SqlValue, TransactionalLedger } from '../ledger/Ledger';
 import { deriveState, expireOutranks, outranks, type SignedStatus, type StatusElement } from './SubscriptionState';
+import { periodOf } from './SubscriptionStore';
 import type {
   DeliverPeriodsOutcome,
   ObserveOutcome,
@@ -120,11 +121,6 @@ class Rollback extends Error {
   constructor(readonly outcome: 'account-conflict' | 'token-conflict') {
     super(outcome);
   }
-}
-
-function periodOrderOf(o: Record<string, unknown> & { purchaseOrderId: string; productId: string }): PeriodOrder {
-  const t = o['purchaseTime'];
-  return { purchaseOrderId: o.purchaseOrderId, productId: o.productId, purchaseTime: typeof t === 'number' ? t : undefined };
 }
 
 /** The statements of the store on one open ledger transaction. */
@@ -282,8 +278,8 @@ export class SqlSubscriptionStore implements SubscriptionStore {
           }
           outcomes.push(out);
         }
-        const granted = s.periods.filter((_, i) => outcomes[i]!.kind === 'granted').map(periodOrderOf);
-        const revokedInLedger = s.periods.filter((_, i) => outcomes[i]!.kind === 'revoked').map(periodOrderOf);
+        const granted = s.periods.filter((_, i) => outcomes[i]!.kind === 'granted').map(periodOf);
+        const revokedInLedger = s.periods.filter((_, i) => outcomes[i]!.kind === 'revoked').map(periodOf);
         const latestRevoked = revokedInLedger.some((o) => o.purchaseOrderId === s.latestOrderId);
         const { periods: _p, refunded, latestOrderId: _l, ...status } = s;
         const subscription = await ops.merge(

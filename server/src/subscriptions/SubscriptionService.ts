@@ -7,7 +7,7 @@ import { RejectError } from '../jws/Errors';
 import type { VerifiedJws } from '../jws/JwsVerifier';
 import type { Ledger, OrderPayload } from '../ledger/Ledger';
 import { STATUS_CODES, type SignedStatus, type SubscriptionStateName } from './SubscriptionState';
-import type { OneTimeEntitlement, PeriodOrder, SubscriptionStore, SubscriptionView } from './SubscriptionStore';
+import { periodOf, type OneTimeEntitlement, type SubscriptionStore, type SubscriptionView } from './SubscriptionStore';
 
 const MAX_FIELD = 1024;
 
@@ -136,11 +136,6 @@ export function addIsoPeriod(from: number, period: string): number | undefined {
   d.setUTCMonth(d.getUTCMonth() + Number(m[2] ?? 0));
   d.setUTCDate(d.getUTCDate() + 7 * Number(m[3] ?? 0) + Number(m[4] ?? 0));
   return d.getTime();
-}
-
-function periodOf(o: OrderPayload): PeriodOrder {
-  const t = o['purchaseTime'];
-  return { purchaseOrderId: o.purchaseOrderId, productId: o.productId, purchaseTime: typeof t === 'number' ? t : undefined };
 }
 
 function byPurchaseTime(a: OrderPayload, b: OrderPayload): number {
@@ -285,11 +280,10 @@ export class SubscriptionService {
     // The current period refunded in the ledger (a REVOKE notification came first): the subscription is revoked.
     if (result.kind === 'revoked') throw new RejectError('revoked', 'the subscription was revoked (refunded)');
     const allRevoked = [...refunded, ...revokedInLedger].sort(byPurchaseTime);
-    const merged = result;
     // Confirm only what this server granted itself, after the grant's COMMIT (scheduleConfirm is a no-op otherwise).
     if (this.d.confirmPending) for (const o of toConfirm) this.d.scheduleConfirm(o);
     this.d.log.info(
-      { subGroupGenerationId: generation, state: merged.subscription.state, granted: granted.length, fresh },
+      { subGroupGenerationId: generation, state: result.subscription.state, granted: granted.length, fresh },
       fresh ? 'subscription periods granted' : 'subscription replayed',
     );
     return {
@@ -297,7 +291,7 @@ export class SubscriptionService {
       subscription: p,
       fresh,
       entitlement: {
-        ...entitlementOf(merged.subscription),
+        ...entitlementOf(result.subscription),
         grantedOrderIds: granted.map((o) => o.purchaseOrderId),
         revokedOrderIds: allRevoked.map((o) => o.purchaseOrderId),
         awaitingPaymentOrderIds: unpaid.map((o) => o.purchaseOrderId),

@@ -10,6 +10,12 @@ export interface PeriodOrder {
   purchaseTime: number | undefined;
 }
 
+/** The period an order of the ledger pays for. */
+export function periodOf(o: OrderPayload): PeriodOrder {
+  const t = o['purchaseTime'];
+  return { purchaseOrderId: o.purchaseOrderId, productId: o.productId, purchaseTime: typeof t === 'number' ? t : undefined };
+}
+
 /** What one verified jwsSubscriptionStatus says about its lastSubscriptionStatus (after every check passed). */
 export interface StatusObservation {
   subGroupGenerationId: string;
