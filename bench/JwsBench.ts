@@ -86,6 +86,18 @@ function nodeCryptoFloor(rootKey: crypto.KeyObject): Verify {
   };
 }
 
+/**
+ * What the device's certificate kit does natively for one cold JWS: OpenSSL's d2i_X509 of the leaf and the
+ * intermediate (node:crypto's X509Certificate is that call, public key decoding included), so that the core's cost
+ * plus this is an estimate of the whole on-device cost without the JavaScript ASN.1 decoding of the Node stand-in.
+ */
+function opensslParse(jws: string): void {
+  const header = JSON.parse(Buffer.from(jws.slice(0, jws.indexOf('.')), 'base64url').toString('utf8')) as { x5c: string[] };
+  const leaf = new crypto.X509Certificate(Buffer.from(header.x5c[0]!, 'base64'));
+  const intermediate = new crypto.X509Certificate(Buffer.from(header.x5c[1]!, 'base64'));
+  if (leaf.publicKey.type !== 'public' || intermediate.publicKey.type !== 'public') throw new Error('no public key');
+}
+
 function perSec(samples: readonly number[]): number {
   return Math.round(median(samples));
 }
@@ -153,6 +165,7 @@ export async function runJwsBench(ctx: BenchContext): Promise<ItemOutput> {
     server: () => rate(serverVerify(newServer()), coldHw),
     apple: () => rate(appleVerify(newApple()), coldApple),
     nodeCrypto: () => rate(nodeCryptoFloor(rootKey), coldHw),
+    opensslParse: () => rate(opensslParse, coldHw),
   });
 
   ctx.log(`item 1: warm, ${WARM_CHAINS} chains, ${WARM_OPS} JWS × ${ROUNDS} rounds`);
@@ -226,6 +239,7 @@ export async function runJwsBench(ctx: BenchContext): Promise<ItemOutput> {
 
   const kitUs = median(kitUsPerOp);
   const coreUs = median(totalUsPerOp.map((t, i) => t - kitUsPerOp[i]!));
+  const parseUs = 1e6 / median(cold.opensslParse!);
   scenario('cold', `every JWS from a different chain (${COLD_CHAINS} chains)`, GOALS.jwsCold, cold, {
     onDeviceNodeCertKitMicrosPerOp: round(kitUs, 1),
     onDeviceCoreMicrosPerOp: round(coreUs, 1),
@@ -235,22 +249,35 @@ export async function runJwsBench(ctx: BenchContext): Promise<ItemOutput> {
     nodeCryptoFloorNote: 'node:crypto alone: parse 2 certificates, 2 chain signatures, 1 ES256 verify (no policy checks)',
   });
   {
+    // Issue 12: the Node stand-in of the certificate kit (JavaScript ASN.1 decoding; native on a device) is reported
+    // apart from the core. `jws-cold-on-device` is the core: the ArkTS verifier and its adapters with the stand-in's
+    // time taken out; `jws-cold-on-device-with-node-kit` is the whole Node run, stand-in included.
     const apple = perSec(cold.apple!);
+    const withKit = results.find((r) => r.name === 'jws-cold-on-device')!;
+    withKit.name = 'jws-cold-on-device-with-node-kit';
+    summaries.set(withKit.name, `${summaries.get('jws-cold-on-device')!} (core + the Node stand-in of the cert kit)`);
     const corePerSec = 1e6 / coreUs;
-    results.push({
-      name: 'jws-cold-on-device-core',
+    results.splice(results.indexOf(withKit), 0, {
+      name: 'jws-cold-on-device',
       ratio: round(corePerSec / apple),
       goal: GOALS.jwsCold,
       better: 'higher',
       detail: {
-        scenario: 'jws-cold-on-device without the time spent in the Node stand-in of @kit.DeviceCertificateKit',
+        scenario: 'every JWS from a different chain: the on-device verifier without the time spent in the Node stand-in of ' +
+          '@kit.DeviceCertificateKit (native on a device)',
         coreMicrosPerOp: round(coreUs, 1),
         nodeCertKitMicrosPerOp: round(kitUs, 1),
         appleMicrosPerOp: usPerOp(apple),
         kitMicrosPerOpSamples: kitUsPerOp.map((v) => round(v, 1)),
+        withNodeKitRatio: withKit.ratio,
+        opensslParseMicrosPerOp: round(parseUs, 1),
+        coreWithOpensslParseRatio: round(1e6 / (coreUs + parseUs) / apple),
+        coreWithOpensslParseNote: 'core + OpenSSL d2i_X509 of leaf and intermediate (node:crypto X509Certificate, key ' +
+          'decoding included), what the device kit does natively: an estimate of the whole on-device cost',
       },
     });
-    summaries.set('jws-cold-on-device-core', `core ${fmt(coreUs)} µs + Node cert kit ${fmt(kitUs)} µs per JWS; Apple ${fmt(1e6 / apple)} µs`);
+    summaries.set('jws-cold-on-device', `core ${fmt(coreUs)} µs per JWS vs Apple ${fmt(1e6 / apple)} µs; + OpenSSL parse ` +
+      `${fmt(parseUs)} µs: ${round(1e6 / (coreUs + parseUs) / apple)}×; Node cert kit ${fmt(kitUs)} µs`);
   }
   scenario('warm', `${WARM_CHAINS} chains, ${WARM_OPS} JWS after ${WARMUP_OPS} warm-up`, GOALS.jwsWarm, warm, {
     appleCaches: false,

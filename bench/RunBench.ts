@@ -33,7 +33,7 @@ const ITEMS: Item[] = [
     run: runJwsBench,
     names: ['cold', 'warm', '1000-chains'].flatMap((s) =>
       ['on-device', 'server'].map((w) => ({ name: `jws-${s}-${w}`, goal: s === 'cold' ? GOALS.jwsCold : GOALS.jwsWarm, better: 'higher' as const })),
-    ).concat([{ name: 'jws-cold-on-device-core', goal: GOALS.jwsCold, better: 'higher' as const }]),
+    ).concat([{ name: 'jws-cold-on-device-with-node-kit', goal: GOALS.jwsCold, better: 'higher' as const }]),
   },
   { id: 'ledger', title: '2. Ledger durability cost', run: runLedgerBench, names: [{ name: 'ledger-durability', goal: GOALS.ledger, better: 'lower' }] },
   { id: 'sweep', title: '3. Sweep cost vs the floor', run: runSweepBench, names: [{ name: 'sweep-cost', goal: GOALS.sweep, better: 'lower' }] },

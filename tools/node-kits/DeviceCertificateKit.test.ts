@@ -9,6 +9,7 @@ import { before, test } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import { BusinessError } from './BasicServicesKit';
 import { cert } from './DeviceCertificateKit';
+import { cryptoFramework } from './CryptoArchitectureKit';
 import { createTestPki, IAP_LEAF_OID, type TestPki } from '../testing/TestPki';
 
 let pki: TestPki;
@@ -124,6 +125,26 @@ test('getSignature, getSignatureAlgOid and verify: 19030001 with the wrong key (
   assert.equal(leaf.getSignature().data[0], 0x30);
   await leaf.verify(intermediate.getPublicKey());
   assert.equal(await codeOf(() => leaf.verify(leaf.getPublicKey())), 19030001);
+});
+
+test('getPublicKey is the certificate\'s key as a cryptoFramework PubKey; an undecodable key is 19030001 (X509_get_pubkey)', async () => {
+  const leaf = await read(pki.leafDer);
+  const key = leaf.getPublicKey();
+  assert.equal(key.algName, 'ECC');
+  assert.deepEqual(Buffer.from(key.getEncoded().data), Buffer.from(new crypto.X509Certificate(pki.leafDer).publicKey.export({ type: 'spki', format: 'der' })));
+  const data = Buffer.from('signed by the leaf');
+  const signature = crypto.sign('sha256', data, pki.leafPrivateKey);
+  const verifier = cryptoFramework.createVerify('ECC256|SHA256');
+  await verifier.init(key);
+  assert.equal(await verifier.verify({ data: new Uint8Array(data) }, { data: new Uint8Array(signature) }), true);
+  // The same certificate with its point moved off the curve: d2i still reads it, the key cannot be had.
+  const spki = new crypto.X509Certificate(pki.leafDer).publicKey.export({ type: 'spki', format: 'der' });
+  const at = pki.leafDer.indexOf(spki);
+  assert.ok(at > 0);
+  const offCurve = Buffer.from(pki.leafDer);
+  offCurve[at + spki.length - 1] ^= 0x01;
+  const broken = await read(offCurve);
+  assert.equal(await codeOf(() => broken.getPublicKey()), 19030001);
 });
 
 test('issuer and subject X500DistinguishedName encodings chain the certificates', async () => {

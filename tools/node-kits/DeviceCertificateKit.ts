@@ -27,7 +27,7 @@ import * as asn1js from 'asn1js';
 import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
 import { BasicConstraints, Certificate, Extensions, KeyUsage, Name, Time } from '@peculiar/asn1-x509';
 import { BusinessError } from './BasicServicesKit';
-import { cryptoFramework, pubKeyOfKeyObject } from './CryptoArchitectureKit';
+import { cryptoFramework, pubKeyOfEcSpki, pubKeyOfKeyObject } from './CryptoArchitectureKit';
 
 const E_INVALID_PARAMS = 401;
 const E_NOT_SUPPORT = 801;
@@ -311,8 +311,17 @@ class X509Cert {
     return tlv(0x30, body.subarray(0, at));
   }
 
+  /**
+   * X509_get_pubkey: the key decoded with the certificate. A named-curve EC key is imported from its SPKI bytes (what
+   * d2i_X509 decoded them from), any other key through node:crypto's view of the certificate; a key OpenSSL cannot
+   * decode (e.g. a point off the curve) fails with 19030001.
+   */
   getPublicKey(): cryptoFramework.PubKey {
-    return pubKeyOfKeyObject(this.node().publicKey);
+    try {
+      return pubKeyOfEcSpki(this.raw.spki) ?? pubKeyOfKeyObject(this.node().publicKey);
+    } catch (e) {
+      throw cryptoError(`Failed to get public key: ${(e as Error).message}`);
+    }
   }
 
   checkValidityWithDate(date: string): void {
