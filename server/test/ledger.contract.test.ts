@@ -503,6 +503,118 @@ describe('ledger: PostgreSQL only', () => {
     }
   });
 
+  it('deliveries that arrive together are committed together, with the answers each would get alone', async () => {
+    const db = await startTestPostgres();
+    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
+    try {
+      await ledger.ready();
+      const fresh = Array.from({ length: 120 }, (_, i) => order({ purchaseOrderId: `batch-${i}`, purchaseToken: `batch-token-${i}` }));
+      // In the same burst: each order a second time, another order under an already used token, one order under a
+      // refunded token, and an account conflict on an order bound before the burst.
+      const bound = order({ purchaseOrderId: 'batch-bound', purchaseToken: 'batch-bound-token' });
+      assert.equal((await ledger.deliver(bound, 'acct-a', NOW, false)).kind, 'granted');
+      await ledger.revokeToken('batch-refunded-token', 'REFUND', NOW);
+      const before = ledger.stats();
+      const outcomes = await Promise.all([
+        ...fresh.map((o) => ledger.deliver(o, undefined, NOW, false)),
+        ...fresh.map((o) => ledger.deliver(o, 'acct-late', NOW + 1, false)),
+        ledger.deliver(order({ purchaseOrderId: 'batch-token-thief', purchaseToken: 'batch-token-7' }), undefined, NOW, false),
+        ledger.deliver(order({ purchaseOrderId: 'batch-refunded', purchaseToken: 'batch-refunded-token' }), undefined, NOW, false),
+        ledger.deliver(bound, 'acct-b', NOW, false),
+      ]);
+      const firsts = outcomes.slice(0, 120);
+      const seconds = outcomes.slice(120, 240);
+      assert.ok(firsts.every((o) => o.kind === 'granted' && !o.replay), 'every first presentation is a new grant');
+      assert.ok(seconds.every((o) => o.kind === 'granted' && o.replay && o.accountId === 'acct-late'),
+        'every second presentation is a replay that bound the account');
+      assert.deepEqual(outcomes.slice(240).map((o) => o.kind), ['token-conflict', 'revoked', 'account-conflict']);
+      const after = ledger.stats();
+      assert.equal(after.units - before.units, 243);
+      assert.ok(after.commits - before.commits < 243 / 4, `grouped: ${after.commits - before.commits} commits for 243 deliveries`);
+      assert.ok(after.largestBatch > 1);
+      const granted = await ledger.grantedCount();
+      assert.equal(granted, 121);
+    } finally {
+      await ledger.close();
+      await db.stop();
+    }
+  });
+
+  it('two instances delivering the same orders in bursts, with refunds in between: one new grant per order, no deadlock', async () => {
+    const db = await startTestPostgres();
+    const a = new PostgresLedger(db.url);
+    const b = new PostgresLedger(db.url);
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      let seed = 20261203;
+      const random = (): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed / 2147483648;
+      };
+      const orders = Array.from({ length: 300 }, (_, i) => order({ purchaseOrderId: `burst-${i}`, purchaseToken: `burst-token-${i % 290}` }));
+      const refunded = new Set(Array.from({ length: 25 }, (_, i) => `burst-token-${i * 11}`));
+      const calls: Array<() => Promise<{ id: string; kind: string; replay?: boolean }>> = [];
+      for (const o of orders) {
+        for (const ledger of [a, b, random() < 0.5 ? a : b]) {
+          calls.push(async () => {
+            const r = await ledger.deliver(o, undefined, NOW, false);
+            return { id: o.purchaseOrderId, kind: r.kind, replay: r.kind === 'granted' ? r.replay : undefined };
+          });
+        }
+      }
+      for (const token of refunded) {
+        calls.push(async () => ({ id: token, kind: `refund ${await (random() < 0.5 ? a : b).revokeToken(token, 'REFUND', NOW)}` }));
+      }
+      for (let i = calls.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [calls[i], calls[j]] = [calls[j]!, calls[i]!];
+      }
+      const results = await Promise.all(calls.map((c) => c()));
+      const news = new Map<string, number>();
+      for (const r of results) if (r.kind === 'granted' && r.replay === false) news.set(r.id, (news.get(r.id) ?? 0) + 1);
+      for (const o of orders) {
+        const n = news.get(o.purchaseOrderId) ?? 0;
+        assert.ok(n <= 1, `${o.purchaseOrderId} granted as new ${n} times`);
+        // Tokens 0..9 carry two orders (i and i + 290): the second order of a token is a token conflict.
+        const shared = Number(o.purchaseOrderId.slice(6)) % 290 < 10;
+        if (!refunded.has(o.purchaseToken) && !shared) assert.equal(n, 1, `${o.purchaseOrderId} never granted`);
+      }
+      for (const token of refunded) {
+        const rows = await a.ordersByToken(token);
+        assert.ok(rows.every((row) => row.state === 'revoked'), `an order under refunded ${token} is still granted`);
+      }
+      const perToken = new Map<string, number>();
+      for (const o of orders) if ((news.get(o.purchaseOrderId) ?? 0) > 0) perToken.set(o.purchaseToken, (perToken.get(o.purchaseToken) ?? 0) + 1);
+      assert.ok([...perToken.values()].every((n) => n === 1), 'one new grant per token');
+      assert.ok(a.stats().largestBatch > 1 && b.stats().largestBatch > 1, 'both instances grouped deliveries');
+    } finally {
+      await a.close();
+      await b.close();
+      await db.stop();
+    }
+  });
+
+  it('an order the database refuses fails alone: the others of its batch are granted', async () => {
+    const db = await startTestPostgres();
+    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
+    try {
+      await ledger.ready();
+      const blocker = ledger.deliver(order({ purchaseOrderId: 'poison-first', purchaseToken: 'poison-first' }), undefined, NOW, false);
+      // PostgreSQL text cannot hold U+0000 (22021): the statement that carries it fails, not the database.
+      const batch = [
+        order({ purchaseOrderId: 'poison-a', purchaseToken: 'poison-a' }),
+        order({ purchaseOrderId: 'poison-\u0000', purchaseToken: 'poison-b' }),
+        order({ purchaseOrderId: 'poison-c', purchaseToken: 'poison-c' }),
+      ].map((o) => ledger.deliver(o, undefined, NOW, false).then((r) => r.kind, (e: unknown) => `error ${(e as { code?: string }).code}`));
+      assert.equal((await blocker).kind, 'granted');
+      assert.deepEqual(await Promise.all(batch), ['granted', 'error 22021', 'granted']);
+      assert.equal(await ledger.grantedCount(), 3);
+    } finally {
+      await ledger.close();
+      await db.stop();
+    }
+  });
+
   it('a schema of its own in a database the team already runs: search_path through the URL', async () => {
     const db = await startTestPostgres();
     const admin = new pg.Client({ connectionString: db.url });
@@ -548,7 +660,7 @@ describe('ledger: PostgreSQL only', () => {
     }
   });
 
-  it('a v3 database migrates to v4: the token index leaves auto-renewables out', async () => {
+  it('a v3 database migrates to the current schema: the token index leaves auto-renewables out', async () => {
     const db = await startTestPostgres();
     const c = new pg.Client({ connectionString: db.url });
     try {
@@ -565,7 +677,7 @@ describe('ledger: PostgreSQL only', () => {
         const p1 = order({ productType: '2' });
         assert.equal((await ledger.deliver(p1, undefined, NOW, false)).kind, 'granted');
         assert.equal((await ledger.deliver(order({ productType: '2', purchaseToken: p1.purchaseToken }), undefined, NOW, false)).kind, 'granted');
-        assert.equal((await c.query('SELECT version FROM ledger_schema')).rows[0].version, 4);
+        assert.equal((await c.query('SELECT version FROM ledger_schema')).rows[0].version, 5);
       } finally {
         await ledger.close();
       }

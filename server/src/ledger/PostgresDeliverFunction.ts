@@ -8,10 +8,17 @@
 // snapshot, so the INSERT after the token lock sees a refund committed before the lock was granted, exactly like the
 // separate statements of the in-JS path. Only used when no grant hook is configured (a hook runs in JS inside the
 // transaction). The answer arrives after the implicit COMMIT (node-postgres resolves on ReadyForQuery).
+//
+// Under load, deliveries are also grouped (DeliverBatcher): the orders that arrive while earlier calls are in flight
+// go to the database together, as ONE call of gemstore_deliver_batch: one transaction, one round trip, one INSERT for
+// the first presentations and one WAL flush for the lot. Every order's answer still comes after that COMMIT. The
+// token locks are taken in hashtext order, so two batches on two instances do not deadlock on them (one that still
+// deadlocks, e.g. on a row lock of a revoke, is rolled back as a whole and run again).
 import type pg from 'pg';
 import type { ConfirmState, DeliverOutcome, OrderPayload } from './Ledger';
 
 export const DELIVER_FUNCTION = 'gemstore_deliver';
+export const DELIVER_BATCH_FUNCTION = 'gemstore_deliver_batch';
 
 /** Created by the ledger's migration (under its advisory lock, so that instances starting together do not race). */
 export const DELIVER_FUNCTION_SQL = `
@@ -68,6 +75,55 @@ BEGIN
 END
 $fn$`;
 
+/**
+ * Created after DELIVER_FUNCTION_SQL. Every token's advisory lock first, in hashtext order (the same order in every
+ * batch of every instance, so batches do not deadlock on them); then the first presentations of the batch in ONE
+ * INSERT (its snapshot is taken after the locks, so a refund committed before is seen, as in gemstore_deliver); every
+ * other order (a replay, a refunded token, another order's token, a second copy in the same batch) goes through
+ * gemstore_deliver, in the same transaction, which then sees the rows this batch inserted.
+ */
+export const DELIVER_BATCH_FUNCTION_SQL = `
+CREATE OR REPLACE FUNCTION ${DELIVER_BATCH_FUNCTION}(
+  p_ids text[], p_tokens text[], p_products text[], p_types text[], p_quantities integer[], p_accounts text[],
+  p_payloads text[], p_nows bigint[], p_confirms text[], p_lock_namespace integer)
+RETURNS TABLE (o_index integer, o_kind text, o_replay boolean, o_payload text, o_account text, o_granted_at bigint,
+  o_confirm text, o_revoked_at bigint)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  h integer;
+  i integer;
+  new_ords integer[];
+BEGIN
+  FOR h IN SELECT DISTINCT hashtext(t) FROM unnest(p_tokens) AS t ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock(p_lock_namespace, h);
+  END LOOP;
+  -- The orders inserted are the first copy (lowest position) of each (order, token) pair that was inserted.
+  WITH input AS (
+    SELECT * FROM unnest(p_ids, p_tokens, p_products, p_types, p_quantities, p_accounts, p_payloads, p_nows, p_confirms)
+      WITH ORDINALITY AS u(id, tok, product, type, quantity, account, payload, at, confirm, ord)
+  ), ins AS (
+    INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
+        payload, granted_at, confirm_state, created_at, updated_at)
+      SELECT id, tok, product, type, quantity, account, 'granted', payload, at, confirm, at, at FROM input
+      WHERE NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.purchase_token = input.tok)
+      ORDER BY ord
+      ON CONFLICT DO NOTHING
+      RETURNING purchase_order_id, purchase_token
+  )
+  SELECT coalesce(array_agg(f.ord::integer), '{}') INTO new_ords
+    FROM (SELECT DISTINCT ON (id, tok) id, tok, ord FROM input ORDER BY id, tok, ord) f
+    JOIN ins ON ins.purchase_order_id = f.id AND ins.purchase_token = f.tok;
+  FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+    IF i = ANY (new_ords) THEN
+      RETURN QUERY SELECT i, 'granted'::text, false, NULL::text, p_accounts[i], p_nows[i], p_confirms[i], NULL::bigint;
+    ELSE
+      RETURN QUERY SELECT i, d.* FROM ${DELIVER_FUNCTION}(p_ids[i], p_tokens[i], p_products[i], p_types[i], p_quantities[i],
+        p_accounts[i], p_payloads[i], p_nows[i], p_confirms[i], p_lock_namespace) AS d;
+    END IF;
+  END LOOP;
+END
+$fn$`;
+
 interface Row {
   o_kind: string;
   o_replay: boolean | null;
@@ -84,35 +140,46 @@ function retryable(e: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-/**
- * One delivery as one autocommit statement on `pool`. Resolves after its COMMIT; rejects with the driver's error
- * (the caller maps it) after a few attempts on deadlock / serialization failure.
- */
-export async function deliverInOneRoundTrip(
-  pool: pg.Pool,
-  lockNamespace: number,
-  order: OrderPayload,
-  accountId: string | undefined,
-  now: number,
-  confirmPending: boolean,
-): Promise<DeliverOutcome> {
-  const confirmState: ConfirmState = confirmPending ? 'pending' : 'none';
-  const params = [
-    order.purchaseOrderId,
-    order.purchaseToken,
-    order.productId,
-    order.productType,
-    typeof order.quantity === 'number' ? order.quantity : 1,
-    accountId ?? null,
-    JSON.stringify(order),
-    now,
-    confirmState,
-    lockNamespace,
-  ];
+/** One order to deliver, with what its caller passed to the ledger's deliver(). */
+export interface DeliverRequest {
+  order: OrderPayload;
+  accountId: string | undefined;
+  now: number;
+  confirmPending: boolean;
+}
+
+function confirmStateOf(r: DeliverRequest): ConfirmState {
+  return r.confirmPending ? 'pending' : 'none';
+}
+
+function outcomeOf(row: Row, r: DeliverRequest): DeliverOutcome {
+  switch (row.o_kind) {
+    case 'granted':
+      if (row.o_replay === false) {
+        return { kind: 'granted', replay: false, payload: r.order, accountId: r.accountId, grantedAt: r.now, confirmState: confirmStateOf(r) };
+      }
+      return {
+        kind: 'granted',
+        replay: true,
+        payload: row.o_payload ? (JSON.parse(row.o_payload) as OrderPayload) : r.order,
+        accountId: row.o_account ?? undefined,
+        grantedAt: Number(row.o_granted_at),
+        confirmState: (row.o_confirm ?? 'none') as ConfirmState,
+      };
+    case 'revoked':
+      return { kind: 'revoked', revokedAt: Number(row.o_revoked_at) };
+    case 'account-conflict':
+      return { kind: 'account-conflict' };
+    default:
+      return { kind: 'token-conflict' };
+  }
+}
+
+/** Runs `call` again on deadlock / serialization failure (the statement was rolled back as a whole), up to 4 times. */
+async function withRetries<T>(call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    let row: Row;
     try {
-      row = (await pool.query<Row>(`SELECT * FROM ${DELIVER_FUNCTION}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, params)).rows[0]!;
+      return await call();
     } catch (e) {
       if (retryable(e) && attempt < 4) {
         await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
@@ -120,23 +187,124 @@ export async function deliverInOneRoundTrip(
       }
       throw e;
     }
-    switch (row.o_kind) {
-      case 'granted':
-        if (row.o_replay === false) return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now, confirmState };
-        return {
-          kind: 'granted',
-          replay: true,
-          payload: row.o_payload ? (JSON.parse(row.o_payload) as OrderPayload) : order,
-          accountId: row.o_account ?? undefined,
-          grantedAt: Number(row.o_granted_at),
-          confirmState: (row.o_confirm ?? 'none') as ConfirmState,
-        };
-      case 'revoked':
-        return { kind: 'revoked', revokedAt: Number(row.o_revoked_at) };
-      case 'account-conflict':
-        return { kind: 'account-conflict' };
-      default:
-        return { kind: 'token-conflict' };
+  }
+}
+
+/**
+ * One delivery as one autocommit statement on `pool`. Resolves after its COMMIT; rejects with the driver's error
+ * (the caller maps it) after a few attempts on deadlock / serialization failure.
+ */
+export async function deliverInOneRoundTrip(pool: pg.Pool, lockNamespace: number, r: DeliverRequest): Promise<DeliverOutcome> {
+  const o = r.order;
+  const params = [o.purchaseOrderId, o.purchaseToken, o.productId, o.productType, quantityOf(o), r.accountId ?? null,
+    JSON.stringify(o), r.now, confirmStateOf(r), lockNamespace];
+  const rows = await withRetries(async () =>
+    (await pool.query<Row>(`SELECT * FROM ${DELIVER_FUNCTION}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, params)).rows);
+  return outcomeOf(rows[0]!, r);
+}
+
+function quantityOf(o: OrderPayload): number {
+  return typeof o.quantity === 'number' ? o.quantity : 1;
+}
+
+/** Several deliveries as one autocommit call (one transaction); the outcomes in the order of `batch`. */
+async function deliverBatchInOneRoundTrip(pool: pg.Pool, lockNamespace: number, batch: readonly DeliverRequest[]): Promise<DeliverOutcome[]> {
+  const params = [
+    batch.map((r) => r.order.purchaseOrderId),
+    batch.map((r) => r.order.purchaseToken),
+    batch.map((r) => r.order.productId),
+    batch.map((r) => r.order.productType),
+    batch.map((r) => quantityOf(r.order)),
+    batch.map((r) => r.accountId ?? null),
+    batch.map((r) => JSON.stringify(r.order)),
+    batch.map((r) => r.now),
+    batch.map((r) => confirmStateOf(r)),
+    lockNamespace,
+  ];
+  const rows = await withRetries(async () => (await pool.query<Row & { o_index: number }>(
+    `SELECT * FROM ${DELIVER_BATCH_FUNCTION}($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], ` +
+      '$7::text[], $8::bigint[], $9::text[], $10)', params)).rows);
+  const out: Array<DeliverOutcome | undefined> = new Array(batch.length);
+  for (const row of rows) out[row.o_index - 1] = outcomeOf(row, batch[row.o_index - 1]!);
+  if (out.some((o) => o === undefined)) throw new Error(`${DELIVER_BATCH_FUNCTION} answered ${rows.length} rows for ${batch.length} orders`);
+  return out as DeliverOutcome[];
+}
+
+/** Counters of a DeliverBatcher (the ledger's stats). */
+export interface BatcherStats {
+  commits: number;
+  failedBatches: number;
+  units: number;
+  largestBatch: number;
+}
+
+interface Pending {
+  request: DeliverRequest;
+  resolve: (o: DeliverOutcome) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Groups deliveries: at most `maxInFlight` calls are at the database at once; the orders that arrive meanwhile
+ * wait and go together (up to `maxBatch`) in the next call. Alone (no load) an order is sent at once, by itself.
+ * A batch that fails for another reason than the database being unavailable (a statement error that would be one
+ * order's) is run again order by order, so that only that order's caller gets the error.
+ */
+export class DeliverBatcher {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly lockNamespace: number,
+    private readonly stats: BatcherStats,
+    private readonly isTransient: (e: unknown) => boolean,
+    private readonly maxInFlight = 1,
+    private readonly maxBatch = 64,
+  ) {}
+
+  deliver(request: DeliverRequest): Promise<DeliverOutcome> {
+    return new Promise<DeliverOutcome>((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    this.stats.units += batch.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    try {
+      const outcomes = batch.length === 1 ? [await deliverInOneRoundTrip(this.pool, this.lockNamespace, batch[0]!.request)] :
+        await deliverBatchInOneRoundTrip(this.pool, this.lockNamespace, batch.map((p) => p.request));
+      this.stats.commits++;
+      batch.forEach((p, i) => p.resolve(outcomes[i]!));
+    } catch (e) {
+      if (this.isTransient(e) || batch.length === 1) {
+        if (this.isTransient(e)) this.stats.failedBatches++;
+        for (const p of batch) p.reject(e);
+        return;
+      }
+      // Nothing of the batch was committed (one transaction): each order alone, each caller its own answer.
+      await Promise.all(batch.map(async (p) => {
+        try {
+          p.resolve(await deliverInOneRoundTrip(this.pool, this.lockNamespace, p.request));
+          this.stats.commits++;
+        } catch (single) {
+          if (this.isTransient(single)) this.stats.failedBatches++;
+          p.reject(single);
+        }
+      }));
     }
   }
 }

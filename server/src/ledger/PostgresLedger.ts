@@ -30,7 +30,7 @@
 // back and it is run again (up to 4 attempts); connection failures are TransientError(storage-unavailable) → 503.
 import pg from 'pg';
 import { TransientError } from '../jws/Errors';
-import { DELIVER_FUNCTION_SQL, deliverInOneRoundTrip } from './PostgresDeliverFunction';
+import { DELIVER_BATCH_FUNCTION_SQL, DELIVER_FUNCTION_SQL, DeliverBatcher } from './PostgresDeliverFunction';
 import {
   applyNotificationIn,
   notificationKey,
@@ -59,11 +59,17 @@ export interface PostgresLedgerOptions {
   statementTimeoutMs?: number;
   /** Wait for a free pooled connection (default 5 000 ms), then 503. */
   connectTimeoutMs?: number;
+  /**
+   * Delivery calls at the database at once (default 1); the deliveries that arrive meanwhile go together in the next
+   * call (one transaction). More calls: lower latency when idle, fewer orders per COMMIT under load.
+   */
+  deliverCallsInFlight?: number;
 }
 
 // v2: the tables (same rules as SQLite's v2); v3: the one-round-trip delivery function (PostgresDeliverFunction.ts);
-// v4 (SQLite's v3): auto-renewables (productType "2") left out of the one-delivery-per-token index, orders by account.
-const SCHEMA_VERSION = 4;
+// v4 (SQLite's v3): auto-renewables (productType "2") left out of the one-delivery-per-token index, orders by account;
+// v5: the grouped delivery function (gemstore_deliver_batch).
+const SCHEMA_VERSION = 5;
 /** Advisory-lock namespace (the first key of the two-key form): schema migration and per-token locks. */
 export const LOCK_NAMESPACE = 0x1a9_0001;
 /** The second key of the schema-migration lock (the ledger and the stores that live beside it in its database). */
@@ -374,6 +380,7 @@ export class PostgresLedger implements TransactionalLedger {
   private readonly readOps: PostgresOps;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly counters: LedgerStats = { commits: 0, failedBatches: 0, units: 0, largestBatch: 0 };
+  private readonly batcher: DeliverBatcher;
   private migrated: Promise<void> | undefined;
   private closed = false;
 
@@ -397,6 +404,7 @@ export class PostgresLedger implements TransactionalLedger {
     // it and the next checkout opens a new one.
     this.pool.on('error', () => undefined);
     this.readOps = new PostgresOps(this.pool, {});
+    this.batcher = new DeliverBatcher(this.pool, LOCK_NAMESPACE, this.counters, isTransient, options.deliverCallsInFlight ?? 1);
   }
 
   /** Creates or migrates the schema once per process; concurrent instances serialise on an advisory lock. */
@@ -420,6 +428,7 @@ export class PostgresLedger implements TransactionalLedger {
       if (v < SCHEMA_VERSION) {
         for (const statement of SCHEMA) await c.query(statement);
         await c.query(DELIVER_FUNCTION_SQL);
+        await c.query(DELIVER_BATCH_FUNCTION_SQL);
         await c.query(
           'INSERT INTO ledger_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version',
           [SCHEMA_VERSION],
@@ -462,8 +471,9 @@ export class PostgresLedger implements TransactionalLedger {
 
   /**
    * Without a grant hook (the device grants: what `npm start` runs) a delivery is ONE autocommit call of the
-   * gemstore_deliver function, the same statements as PostgresOps.deliver in one round trip instead of four; with a
-   * grant hook, the hook must run inside the transaction, so the statements are sent one by one.
+   * gemstore_deliver function, the same statements as PostgresOps.deliver in one round trip instead of four, and
+   * under load the orders that wait for a call go together in one (DeliverBatcher: one transaction, one WAL flush);
+   * with a grant hook, the hook must run inside the transaction, so the statements are sent one by one.
    */
   deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverOutcome> {
     if (this.hooks.grant !== undefined) return this.transaction((tx) => tx.deliver(order, accountId, now, confirmPending));
@@ -471,14 +481,9 @@ export class PostgresLedger implements TransactionalLedger {
       return Promise.reject(new TypeError('deliver: purchaseOrderId and purchaseToken must not be empty'));
     }
     return this.track(async () => {
-      this.counters.units++;
-      this.counters.largestBatch = 1;
       try {
-        const out = await deliverInOneRoundTrip(this.pool, LOCK_NAMESPACE, order, accountId, now, confirmPending);
-        this.counters.commits++;
-        return out;
+        return await this.batcher.deliver({ order, accountId, now, confirmPending });
       } catch (e) {
-        if (isTransient(e)) this.counters.failedBatches++;
         return wrapDbError(e);
       }
     });
