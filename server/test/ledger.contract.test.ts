@@ -594,6 +594,34 @@ describe('ledger: PostgreSQL only', () => {
     }
   });
 
+  it('a batch carries any text as it is: quotes, backslashes, braces, commas, "NULL", non-BMP characters', async () => {
+    const db = await startTestPostgres();
+    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
+    try {
+      await ledger.ready();
+      const odd = ['NULL', 'a"b', 'back\\slash', '{x,y}', ' lead and trail ', 'comma,here', '\u{1F600} emoji', "it's", ''];
+      const blocker = ledger.deliver(order({ purchaseOrderId: 'odd-first', purchaseToken: 'odd-first' }), undefined, NOW, false);
+      const sent = odd.map((text, i) => order({ purchaseOrderId: `odd ${text} ${i}`, purchaseToken: `tok ${text} ${i}`, productId: `p ${text}`, developerPayload: text }));
+      const accounts = odd.map((text, i) => (i % 2 === 0 ? `acct ${text}` : undefined));
+      const outcomes = await Promise.all(sent.map((o, i) => ledger.deliver(o, accounts[i], NOW + i, false)));
+      await blocker;
+      assert.ok(ledger.stats().largestBatch >= sent.length, `one batch: ${ledger.stats().largestBatch}`);
+      for (let i = 0; i < sent.length; i++) {
+        assert.equal(outcomes[i]!.kind, 'granted');
+        const row = await ledger.get(sent[i]!.purchaseOrderId);
+        assert.ok(row, `row ${i}`);
+        assert.equal(row.purchaseToken, sent[i]!.purchaseToken);
+        assert.equal(row.productId, sent[i]!.productId);
+        assert.equal(row.accountId, accounts[i]);
+        assert.equal(row.grantedAt, NOW + i);
+        assert.deepEqual(row.payload, sent[i]);
+      }
+    } finally {
+      await ledger.close();
+      await db.stop();
+    }
+  });
+
   it('an order the database refuses fails alone: the others of its batch are granted', async () => {
     const db = await startTestPostgres();
     const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
