@@ -56,6 +56,10 @@ export class GroupCommit {
   private running: Promise<void> | undefined;
   private closed = false;
   private readonly counters: GroupCommitStats = { commits: 0, failedBatches: 0, units: 0, largestBatch: 0 };
+  /** The per-unit statements, prepared once: parsing them for every unit cost more than running them. */
+  private readonly savepoint: Database.Statement;
+  private readonly release: Database.Statement;
+  private readonly rollbackTo: Database.Statement;
 
   constructor(
     private readonly db: Database.Database,
@@ -64,6 +68,9 @@ export class GroupCommit {
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     this.maxBatch = maxBatch;
+    this.savepoint = db.prepare('SAVEPOINT unit');
+    this.release = db.prepare('RELEASE unit');
+    this.rollbackTo = db.prepare('ROLLBACK TO unit');
   }
 
   /**
@@ -142,7 +149,7 @@ export class GroupCommit {
     for (const unit of units) {
       let outcome: UnitOutcome;
       try {
-        this.db.exec('SAVEPOINT unit');
+        this.savepoint.run();
         outcome = { ok: true, value: await unit.work() };
       } catch (error) {
         outcome = { ok: false, error };
@@ -154,8 +161,8 @@ export class GroupCommit {
         return;
       }
       try {
-        if (outcome.ok) this.db.exec('RELEASE unit');
-        else this.db.exec('ROLLBACK TO unit; RELEASE unit');
+        if (!outcome.ok) this.rollbackTo.run();
+        this.release.run();
       } catch (e) {
         fail(e);
         return;

@@ -98,6 +98,7 @@ interface Statements {
   get: Database.Statement;
   getByToken: Database.Statement;
   insertGranted: Database.Statement;
+  insertFirstPresentation: Database.Statement;
   insertRevoked: Database.Statement;
   bindAccount: Database.Statement;
   markRevoked: Database.Statement;
@@ -118,6 +119,18 @@ function prepareStatements(db: Database.Database): Statements {
       `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
          payload, granted_at, confirm_state, created_at, updated_at)
        VALUES (@id, @token, @productId, @productType, @quantity, @accountId, 'granted', @payload, @now, @confirmState, @now, @now)`,
+    ),
+    // The common case in one statement: the order's first presentation, its token neither refunded nor delivered
+    // by another order (the same three checks as the step-by-step path of deliver(), which runs when it inserts
+    // nothing).
+    insertFirstPresentation: db.prepare(
+      `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
+         payload, granted_at, confirm_state, created_at, updated_at)
+       SELECT @id, @token, @productId, @productType, @quantity, @accountId, 'granted', @payload, @now, @confirmState, @now, @now
+       WHERE NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE purchase_token = @token)
+         AND (@productType = '2' OR NOT EXISTS (SELECT 1 FROM orders WHERE purchase_token = @token AND granted_at IS NOT NULL
+           AND product_type <> '2'))
+       ON CONFLICT DO NOTHING`,
     ),
     insertRevoked: db.prepare(
       `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
@@ -179,6 +192,21 @@ class SqliteOps implements LedgerTransaction {
   async deliver(order: OrderPayload, accountId: string | undefined, now: number, confirmPending: boolean): Promise<DeliverOutcome> {
     if (order.purchaseOrderId === '' || order.purchaseToken === '') {
       throw new TypeError('deliver: purchaseOrderId and purchaseToken must not be empty');
+    }
+    const first = this.st.insertFirstPresentation.run({
+      id: order.purchaseOrderId,
+      token: order.purchaseToken,
+      productId: order.productId,
+      productType: order.productType,
+      quantity: typeof order.quantity === 'number' ? order.quantity : 1,
+      accountId: accountId ?? null,
+      payload: JSON.stringify(order),
+      now,
+      confirmState: confirmPending ? 'pending' : 'none',
+    });
+    if (first.changes === 1) {
+      await this.hooks.grant?.(order, accountId, this.sql);
+      return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now, confirmState: confirmPending ? 'pending' : 'none' };
     }
     const raw = this.st.get.get(order.purchaseOrderId) as RawRow | undefined;
     if (!raw) {
