@@ -186,22 +186,6 @@ class Verify {
   }
 }
 
-/**
- * Node only: the PubKey of a named-curve EC SubjectPublicKeyInfo in the common uncompressed layout (how the Node
- * certificate kit's X509Cert.getPublicKey() gives a certificate's key without decoding the certificate a second
- * time), undefined for any other key. Throws when the point is not on the curve.
- */
-export function pubKeyOfEcSpki(der: Uint8Array): PubKey | undefined {
-  const buffer = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
-  for (const curve of Object.values(CURVES)) {
-    if (der.length === curve.spkiPrefix.length + 2 * curve.coordLength && buffer.subarray(0, curve.spkiPrefix.length).equals(curve.spkiPrefix)) {
-      const key = importSpki(buffer, curve);
-      if (key !== undefined) return new PubKey(key, curve.nodeName);
-    }
-  }
-  return undefined;
-}
-
 /** Node only: the PubKey of a node:crypto EC key (what X509Cert.getPublicKey() of the Node cert kit returns). */
 export function pubKeyOfKeyObject(key: crypto.KeyObject): PubKey {
   return new PubKey(key, key.asymmetricKeyDetails?.namedCurve ?? '');

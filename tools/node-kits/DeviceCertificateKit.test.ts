@@ -127,22 +127,25 @@ test('getSignature, getSignatureAlgOid and verify: 19030001 with the wrong key (
   assert.equal(await codeOf(() => leaf.verify(leaf.getPublicKey())), 19030001);
 });
 
-test('getPublicKey is the certificate\'s key as a cryptoFramework PubKey; an undecodable key is 19030001 (X509_get_pubkey)', async () => {
+test('getPublicKey is the framework\'s own key class: X509Cert.verify takes it, cryptoFramework verifiers refuse it; an undecodable key is 19030001', async () => {
+  // x509_certificate_openssl.c: GetPublicKeyX509Openssl wraps X509_get_pubkey in X509CertPublicKeyOpensslClass,
+  // VerifyX509Openssl accepts only that class, and the crypto framework's ECDSA verifier checks for its own class.
   const leaf = await read(pki.leafDer);
-  const key = leaf.getPublicKey();
-  assert.equal(key.algName, 'ECC');
-  assert.deepEqual(Buffer.from(key.getEncoded().data), Buffer.from(new crypto.X509Certificate(pki.leafDer).publicKey.export({ type: 'spki', format: 'der' })));
-  const data = Buffer.from('signed by the leaf');
-  const signature = crypto.sign('sha256', data, pki.leafPrivateKey);
+  const intermediate = await read(pki.intermediateDer);
+  const key = intermediate.getPublicKey();
+  const spki = new crypto.X509Certificate(pki.intermediateDer).publicKey.export({ type: 'spki', format: 'der' });
+  assert.deepEqual(Buffer.from(key.getEncoded().data), spki);
+  await leaf.verify(key);
   const verifier = cryptoFramework.createVerify('ECC256|SHA256');
-  await verifier.init(key);
-  assert.equal(await verifier.verify({ data: new Uint8Array(data) }, { data: new Uint8Array(signature) }), true);
+  assert.equal(await codeOf(() => verifier.init(key)), 401);
+  const converted = (await cryptoFramework.createAsyKeyGenerator('ECC256').convertKey({ data: new Uint8Array(spki) }, null)).pubKey;
+  assert.equal(await codeOf(() => leaf.verify(converted)), 401);
   // The same certificate with its point moved off the curve: d2i still reads it, the key cannot be had.
-  const spki = new crypto.X509Certificate(pki.leafDer).publicKey.export({ type: 'spki', format: 'der' });
-  const at = pki.leafDer.indexOf(spki);
+  const leafSpki = new crypto.X509Certificate(pki.leafDer).publicKey.export({ type: 'spki', format: 'der' });
+  const at = pki.leafDer.indexOf(leafSpki);
   assert.ok(at > 0);
   const offCurve = Buffer.from(pki.leafDer);
-  offCurve[at + spki.length - 1] ^= 0x01;
+  offCurve[at + leafSpki.length - 1] ^= 0x01;
   const broken = await read(offCurve);
   assert.equal(await codeOf(() => broken.getPublicKey()), 19030001);
 });

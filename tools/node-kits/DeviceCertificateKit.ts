@@ -27,7 +27,7 @@ import * as asn1js from 'asn1js';
 import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
 import { BasicConstraints, Certificate, Extensions, KeyUsage, Name, Time } from '@peculiar/asn1-x509';
 import { BusinessError } from './BasicServicesKit';
-import { cryptoFramework, pubKeyOfEcSpki, pubKeyOfKeyObject } from './CryptoArchitectureKit';
+import type { cryptoFramework } from './CryptoArchitectureKit';
 
 const E_INVALID_PARAMS = 401;
 const E_NOT_SUPPORT = 801;
@@ -257,6 +257,22 @@ function decodeOnly<T>(exts: Extensions | undefined, oid: string, type: new () =
   }
 }
 
+/**
+ * The key object of getPublicKey() (X509CertPublicKeyOpensslClass in x509_certificate_openssl.c): getEncoded() is
+ * i2d_PUBKEY, getAlgorithm/getFormat are not supported (NULL there, undefined here).
+ */
+class CertPublicKey {
+  readonly algName: string | undefined = undefined;
+  readonly format: string | undefined = undefined;
+
+  /** @internal */
+  constructor(readonly keyObject: crypto.KeyObject) {}
+
+  getEncoded(): DataBlob {
+    return { data: new Uint8Array(this.keyObject.export({ type: 'spki', format: 'der' })) };
+  }
+}
+
 class X509Cert {
   private nodeCert: crypto.X509Certificate | undefined;
 
@@ -277,10 +293,12 @@ class X509Cert {
   }
 
   async verify(key: cryptoFramework.PubKey): Promise<void> {
-    const keyObject = (key as { keyObject?: unknown } | null)?.keyObject;
-    if (!(keyObject instanceof crypto.KeyObject)) {
-      throw new BusinessError(E_INVALID_PARAMS, 'invalid params. key must be a cryptoFramework.PubKey.');
+    // VerifyX509Openssl takes only the key class of the certificate framework (another X509Cert's getPublicKey());
+    // a cryptoFramework key (convertKey) is refused as a wrong class (CF_INVALID_PARAMS).
+    if (!(key instanceof CertPublicKey)) {
+      throw new BusinessError(E_INVALID_PARAMS, 'invalid params. key must come from X509Cert.getPublicKey().');
     }
+    const keyObject = key.keyObject;
     let ok = false;
     try {
       ok = this.node().verify(keyObject);
@@ -312,16 +330,19 @@ class X509Cert {
   }
 
   /**
-   * X509_get_pubkey: the key decoded with the certificate. A named-curve EC key is imported from its SPKI bytes (what
-   * d2i_X509 decoded them from), any other key through node:crypto's view of the certificate; a key OpenSSL cannot
-   * decode (e.g. a point off the curve) fails with 19030001.
+   * GetPublicKeyX509Openssl: X509_get_pubkey wrapped in the framework's own key class (X509CertPublicKeyOpensslClass),
+   * which only X509Cert.verify takes: cryptoFramework's verifiers check the key class and refuse it, so the device
+   * code converts the SPKI (convertKey) for its own signatures. A key OpenSSL cannot decode (a point off the curve)
+   * fails with 19030001.
    */
   getPublicKey(): cryptoFramework.PubKey {
+    let keyObject: crypto.KeyObject;
     try {
-      return pubKeyOfEcSpki(this.raw.spki) ?? pubKeyOfKeyObject(this.node().publicKey);
+      keyObject = crypto.createPublicKey({ key: Buffer.from(this.raw.spki), format: 'der', type: 'spki' });
     } catch (e) {
-      throw cryptoError(`Failed to get public key: ${(e as Error).message}`);
+      throw cryptoError(`Failed to get publick key from x509 cert: ${(e as Error).message}`);
     }
+    return new CertPublicKey(keyObject) as unknown as cryptoFramework.PubKey;
   }
 
   checkValidityWithDate(date: string): void {
