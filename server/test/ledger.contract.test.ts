@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { startPostgresServer, startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
 import { TransientError } from '../src/jws/Errors';
 import type { Ledger, LedgerHooks, OrderPayload, SqlValue, TransactionalLedger } from '../src/ledger/Ledger';
-import { PostgresLedger } from '../src/ledger/PostgresLedger';
+import { LOCK_NAMESPACE, PostgresLedger } from '../src/ledger/PostgresLedger';
 import { SqliteLedger } from '../src/ledger/SqliteLedger';
 import { SqliteWorkerLedger } from '../src/ledger/SqliteWorkerLedger';
 import { orderPayload, tmpDb } from './helpers';
@@ -616,6 +616,64 @@ describe('ledger: PostgreSQL only', () => {
         assert.equal(row.grantedAt, NOW + i);
         assert.deepEqual(row.payload, sent[i]);
       }
+    } finally {
+      await ledger.close();
+      await db.stop();
+    }
+  });
+
+  it('a token locked by another transaction holds up only its own order, not the batch around it', async () => {
+    const db = await startTestPostgres();
+    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
+    const holder = new pg.Client({ connectionString: db.url });
+    try {
+      await ledger.ready();
+      await holder.connect();
+      // A refund of token "hot" in progress: its transaction holds the token's lock.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, 'hot']);
+      const blocker = ledger.deliver(order({ purchaseOrderId: 'hol-first', purchaseToken: 'hol-first' }), undefined, NOW, false);
+      const started = Date.now();
+      let hotSettled = false;
+      const hot = ledger.deliver(order({ purchaseOrderId: 'hol-hot', purchaseToken: 'hot' }), undefined, NOW, false)
+        .finally(() => { hotSettled = true; });
+      const others = Array.from({ length: 10 }, (_, i) =>
+        ledger.deliver(order({ purchaseOrderId: `hol-${i}`, purchaseToken: `hol-token-${i}` }), undefined, NOW, false));
+      await blocker;
+      const answers = await Promise.all(others);
+      assert.ok(answers.every((a) => a.kind === 'granted' && !a.replay));
+      assert.ok(Date.now() - started < 3000, `the other orders waited ${Date.now() - started} ms`);
+      assert.equal(hotSettled, false, 'the order on the held token waits for that lock');
+      assert.ok(ledger.stats().largestBatch >= 11, `the orders went together: ${ledger.stats().largestBatch}`);
+      await holder.query('COMMIT');
+      const h = await hot;
+      assert.equal(h.kind, 'granted');
+      assert.equal(await ledger.grantedCount(), 12);
+    } finally {
+      await holder.end().catch(() => undefined);
+      await ledger.close();
+      await db.stop();
+    }
+  });
+
+  it('a batch answers each copy of an order as the one-by-one path would, whatever its productType', async () => {
+    const db = await startTestPostgres();
+    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
+    try {
+      await ledger.ready();
+      const blocker = ledger.deliver(order({ purchaseOrderId: 'mixed-first', purchaseToken: 'mixed-first' }), undefined, NOW, false);
+      // b holds token T1; a copy of order a as a one-off (token conflict) and as a subscription period (no conflict).
+      const answers = await Promise.all([
+        ledger.deliver(order({ purchaseOrderId: 'mixed-b', purchaseToken: 'mixed-T1', productType: '0' }), undefined, NOW, false),
+        ledger.deliver(order({ purchaseOrderId: 'mixed-a', purchaseToken: 'mixed-T1', productType: '0' }), undefined, NOW, false),
+        ledger.deliver(order({ purchaseOrderId: 'mixed-a', purchaseToken: 'mixed-T1', productType: '2' }), undefined, NOW, false),
+      ]);
+      await blocker;
+      const newGrants = answers.filter((a) => a.kind === 'granted' && !a.replay).length;
+      assert.equal(newGrants, 2, JSON.stringify(answers.map((a) => a.kind === 'granted' ? `granted${a.replay ? ' replay' : ''}` : a.kind)));
+      // Never two new one-off grants on one token.
+      assert.ok(!(answers[0]!.kind === 'granted' && !answers[0]!.replay && answers[1]!.kind === 'granted' && !answers[1]!.replay));
+      assert.equal((await ledger.get('mixed-a'))?.productType, '2');
     } finally {
       await ledger.close();
       await db.stop();

@@ -76,11 +76,14 @@ END
 $fn$`;
 
 /**
- * Created after DELIVER_FUNCTION_SQL. Every token's advisory lock first, in hashtext order (the same order in every
- * batch of every instance, so batches do not deadlock on them); then the first presentations of the batch in ONE
- * INSERT (its snapshot is taken after the locks, so a refund committed before is seen, as in gemstore_deliver); every
- * other order (a replay, a refunded token, another order's token, a second copy in the same batch) goes through
- * gemstore_deliver, in the same transaction, which then sees the rows this batch inserted.
+ * Created after DELIVER_FUNCTION_SQL. Every token's advisory lock is TRIED first (pg_try_advisory_xact_lock never
+ * waits): an order whose token another transaction holds (a refund in progress, the same order on another instance)
+ * is answered 'busy' and the caller delivers it alone, so one held lock never stalls the rest of the batch, and a
+ * batch never waits on an advisory lock at all. Then the first presentations of the batch go in ONE INSERT (its
+ * snapshot is taken after the locks, so a refund committed before is seen, as in gemstore_deliver); every other
+ * order (a replay, a refunded token, another order's token, a second copy in the same batch) goes through
+ * gemstore_deliver in the same transaction, which then sees the rows this batch inserted. A row inserted is matched
+ * back to the first copy of its (order, token, productType): the three decide whether an INSERT conflicts.
  */
 export const DELIVER_BATCH_FUNCTION_SQL = `
 CREATE OR REPLACE FUNCTION ${DELIVER_BATCH_FUNCTION}(
@@ -92,15 +95,18 @@ LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
   h integer;
   i integer;
+  busy integer[] := '{}';
   new_ords integer[];
 BEGIN
   FOR h IN SELECT DISTINCT hashtext(t) FROM unnest(p_tokens) AS t ORDER BY 1 LOOP
-    PERFORM pg_advisory_xact_lock(p_lock_namespace, h);
+    IF NOT pg_try_advisory_xact_lock(p_lock_namespace, h) THEN
+      busy := busy || h;
+    END IF;
   END LOOP;
-  -- The orders inserted are the first copy (lowest position) of each (order, token) pair that was inserted.
   WITH input AS (
     SELECT * FROM unnest(p_ids, p_tokens, p_products, p_types, p_quantities, p_accounts, p_payloads, p_nows, p_confirms)
       WITH ORDINALITY AS u(id, tok, product, type, quantity, account, payload, at, confirm, ord)
+    WHERE NOT hashtext(u.tok) = ANY (busy)
   ), ins AS (
     INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
         payload, granted_at, confirm_state, created_at, updated_at)
@@ -108,13 +114,15 @@ BEGIN
       WHERE NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.purchase_token = input.tok)
       ORDER BY ord
       ON CONFLICT DO NOTHING
-      RETURNING purchase_order_id, purchase_token
+      RETURNING purchase_order_id, purchase_token, product_type
   )
   SELECT coalesce(array_agg(f.ord::integer), '{}') INTO new_ords
-    FROM (SELECT DISTINCT ON (id, tok) id, tok, ord FROM input ORDER BY id, tok, ord) f
-    JOIN ins ON ins.purchase_order_id = f.id AND ins.purchase_token = f.tok;
+    FROM (SELECT DISTINCT ON (id, tok, type) id, tok, type, ord FROM input ORDER BY id, tok, type, ord) f
+    JOIN ins ON ins.purchase_order_id = f.id AND ins.purchase_token = f.tok AND ins.product_type = f.type;
   FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
-    IF i = ANY (new_ords) THEN
+    IF hashtext(p_tokens[i]) = ANY (busy) THEN
+      RETURN QUERY SELECT i, 'busy'::text, NULL::boolean, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::bigint;
+    ELSIF i = ANY (new_ords) THEN
       RETURN QUERY SELECT i, 'granted'::text, false, NULL::text, p_accounts[i], p_nows[i], p_confirms[i], NULL::bigint;
     ELSE
       RETURN QUERY SELECT i, d.* FROM ${DELIVER_FUNCTION}(p_ids[i], p_tokens[i], p_products[i], p_types[i], p_quantities[i],
@@ -207,8 +215,11 @@ function quantityOf(o: OrderPayload): number {
   return typeof o.quantity === 'number' ? o.quantity : 1;
 }
 
-/** Several deliveries as one autocommit call (one transaction); the outcomes in the order of `batch`. */
-async function deliverBatchInOneRoundTrip(pool: pg.Pool, lockNamespace: number, batch: readonly DeliverRequest[]): Promise<DeliverOutcome[]> {
+/**
+ * Several deliveries as one autocommit call (one transaction); the outcomes in the order of `batch`, undefined for
+ * an order whose token another transaction held (not delivered: the caller delivers it alone).
+ */
+async function deliverBatchInOneRoundTrip(pool: pg.Pool, lockNamespace: number, batch: readonly DeliverRequest[]): Promise<Array<DeliverOutcome | undefined>> {
   const params = [
     batch.map((r) => r.order.purchaseOrderId),
     batch.map((r) => r.order.purchaseToken),
@@ -224,10 +235,10 @@ async function deliverBatchInOneRoundTrip(pool: pg.Pool, lockNamespace: number, 
   const rows = await withRetries(async () => (await pool.query<Row & { o_index: number }>(
     `SELECT * FROM ${DELIVER_BATCH_FUNCTION}($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], ` +
       '$7::text[], $8::bigint[], $9::text[], $10)', params)).rows);
+  if (rows.length !== batch.length) throw new Error(`${DELIVER_BATCH_FUNCTION} answered ${rows.length} rows for ${batch.length} orders`);
   const out: Array<DeliverOutcome | undefined> = new Array(batch.length);
-  for (const row of rows) out[row.o_index - 1] = outcomeOf(row, batch[row.o_index - 1]!);
-  if (out.some((o) => o === undefined)) throw new Error(`${DELIVER_BATCH_FUNCTION} answered ${rows.length} rows for ${batch.length} orders`);
-  return out as DeliverOutcome[];
+  for (const row of rows) out[row.o_index - 1] = row.o_kind === 'busy' ? undefined : outcomeOf(row, batch[row.o_index - 1]!);
+  return out;
 }
 
 /** Counters of a DeliverBatcher (the ledger's stats). */
@@ -247,8 +258,10 @@ interface Pending {
 /**
  * Groups deliveries: at most `maxInFlight` calls are at the database at once; the orders that arrive meanwhile
  * wait and go together (up to `maxBatch`) in the next call. Alone (no load) an order is sent at once, by itself.
- * A batch that fails for another reason than the database being unavailable (a statement error that would be one
- * order's) is run again order by order, so that only that order's caller gets the error.
+ * An order whose token is locked by another transaction comes back 'busy' from the batch and is delivered alone,
+ * beside the next batches; a batch that fails for another reason than the database being unreachable (a statement
+ * error that would be one order's, a timeout) is run again order by order, so only that order's caller gets the
+ * error. The callers' promises are what the ledger tracks, so close() still waits for every one of them.
  */
 export class DeliverBatcher {
   private readonly queue: Pending[] = [];
@@ -284,27 +297,53 @@ export class DeliverBatcher {
   private async run(batch: Pending[]): Promise<void> {
     this.stats.units += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    if (batch.length === 1) {
+      await this.alone(batch[0]!);
+      return;
+    }
+    let outcomes: Array<DeliverOutcome | undefined>;
     try {
-      const outcomes = batch.length === 1 ? [await deliverInOneRoundTrip(this.pool, this.lockNamespace, batch[0]!.request)] :
-        await deliverBatchInOneRoundTrip(this.pool, this.lockNamespace, batch.map((p) => p.request));
-      this.stats.commits++;
-      batch.forEach((p, i) => p.resolve(outcomes[i]!));
+      outcomes = await deliverBatchInOneRoundTrip(this.pool, this.lockNamespace, batch.map((p) => p.request));
     } catch (e) {
-      if (this.isTransient(e) || batch.length === 1) {
-        if (this.isTransient(e)) this.stats.failedBatches++;
+      if (isConnectionFailure(e)) {
+        // The database is not there: the orders alone would fail the same way.
+        this.stats.failedBatches++;
         for (const p of batch) p.reject(e);
         return;
       }
-      // Nothing of the batch was committed (one transaction): each order alone, each caller its own answer.
-      await Promise.all(batch.map(async (p) => {
-        try {
-          p.resolve(await deliverInOneRoundTrip(this.pool, this.lockNamespace, p.request));
-          this.stats.commits++;
-        } catch (single) {
-          if (this.isTransient(single)) this.stats.failedBatches++;
-          p.reject(single);
-        }
-      }));
+      // Nothing of the batch was committed (one transaction): each order alone, each caller its own answer (a
+      // statement error or a timeout then reaches only the order it belongs to). Not awaited: the next batch does
+      // not wait for them.
+      for (const p of batch) void this.alone(p);
+      return;
+    }
+    this.stats.commits++;
+    const held: Pending[] = [];
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) held.push(p);
+      else p.resolve(outcome);
+    });
+    // Orders whose token another transaction held: alone, waiting for that lock like any single delivery, while
+    // the next batch goes on (not awaited).
+    for (const p of held) void this.alone(p);
+  }
+
+  private async alone(p: Pending): Promise<void> {
+    try {
+      p.resolve(await deliverInOneRoundTrip(this.pool, this.lockNamespace, p.request));
+      this.stats.commits++;
+    } catch (e) {
+      if (this.isTransient(e)) this.stats.failedBatches++;
+      p.reject(e);
     }
   }
+}
+
+/** pg's errors for a database that cannot be reached (no SQLSTATE, or class 08: connection exception). */
+function isConnectionFailure(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code.startsWith('08') || /^(ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND)/.test(code);
+  const msg = e instanceof Error ? e.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|not queryable/i.test(msg);
 }

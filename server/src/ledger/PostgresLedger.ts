@@ -531,7 +531,7 @@ export class PostgresLedger implements TransactionalLedger {
   private async runTransaction<T>(fn: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       this.counters.units++;
-      this.counters.largestBatch = 1;
+      this.counters.largestBatch = Math.max(this.counters.largestBatch, 1);
       let c: pg.PoolClient;
       try {
         c = await this.pool.connect();
