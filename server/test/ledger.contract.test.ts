@@ -622,6 +622,85 @@ describe('ledger: PostgreSQL only', () => {
     }
   });
 
+  it('differential: every batch answers and stores what some one-by-one order of its deliveries would', async () => {
+    // Random batches of 2-5 deliveries over 3 order ids, 2 tokens and productTypes "0"/"2", on random prior state
+    // (granted or revoked rows, a refunded token), against gemstore_deliver called once per order in EVERY order:
+    // the batch is right when one of them gives the same answers, position by position, and the same table.
+    const db = await startTestPostgres();
+    const c = new pg.Client({ connectionString: db.url });
+    try {
+      const ledger = new PostgresLedger(db.url);
+      await ledger.ready();
+      await ledger.close();
+      await c.connect();
+      let seed = 4_242_026;
+      const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+      const perms = (a: number[]): number[][] =>
+        a.length <= 1 ? [a] : a.flatMap((x, i) => perms([...a.slice(0, i), ...a.slice(i + 1)]).map((p) => [x, ...p]));
+      type Req = { id: string; tok: string; type: string; acct: string | null; now: number; confirm: string };
+      const norm = (row: Record<string, unknown>): string => JSON.stringify([row.o_kind, row.o_replay, row.o_payload, row.o_account,
+        row.o_granted_at == null ? null : Number(row.o_granted_at), row.o_confirm, row.o_revoked_at == null ? null : Number(row.o_revoked_at)]);
+      const table = async (): Promise<string> => JSON.stringify((await c.query(
+        `SELECT purchase_order_id, purchase_token, product_type, state, account_id, payload, granted_at, revoked_at, confirm_state
+         FROM orders ORDER BY purchase_order_id`)).rows);
+      for (let k = 0; k < 150; k++) {
+        const prior = Array.from({ length: Math.floor(rnd() * 3) }, () => ({ id: pick(['a', 'z']), tok: pick(['T1', 'T2']),
+          type: pick(['0', '2']), state: pick(['granted', 'granted', 'revoked']), acct: pick([null, 'x']) }));
+        const refunded = rnd() < 0.3 ? [pick(['T1', 'T2'])] : [];
+        const reqs: Req[] = Array.from({ length: 2 + Math.floor(rnd() * 4) }, (_, i) => ({ id: pick(['a', 'b', 'c']),
+          tok: pick(['T1', 'T2']), type: rnd() < 0.8 ? '0' : '2', acct: pick([null, 'x', 'y']), now: 100 + i, confirm: pick(['none', 'pending']) }));
+        const setUp = async (): Promise<void> => {
+          for (const o of prior) {
+            await c.query(`INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
+                payload, granted_at, revoked_at, confirm_state, created_at, updated_at)
+              VALUES ($1, $2, 'p', $3, 1, $4, $5, $6, $7, $8, 'none', 1, 1) ON CONFLICT DO NOTHING`,
+              [o.id, o.tok, o.type, o.acct, o.state, JSON.stringify({ prior: o.id }), o.state === 'granted' ? 1 : null, o.state === 'revoked' ? 5 : null]);
+          }
+          for (const t of refunded) await c.query(`INSERT INTO revoked_tokens VALUES ($1, 'REFUND', 9) ON CONFLICT DO NOTHING`, [t]);
+        };
+        const payloadOf = (q: Req): string => JSON.stringify(q);
+        await c.query('BEGIN');
+        let batch: string[];
+        let batchTable: string;
+        try {
+          await setUp();
+          const r = await c.query(`SELECT * FROM gemstore_deliver_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[],
+              $6::text[], $7::text[], $8::bigint[], $9::text[], $10)`,
+            [reqs.map((q) => q.id), reqs.map((q) => q.tok), reqs.map(() => 'p'), reqs.map((q) => q.type), reqs.map(() => 1),
+              reqs.map((q) => q.acct), reqs.map(payloadOf), reqs.map((q) => q.now), reqs.map((q) => q.confirm), LOCK_NAMESPACE]);
+          batch = new Array<string>(reqs.length);
+          for (const row of r.rows) batch[(row as { o_index: number }).o_index - 1] = norm(row);
+          batchTable = await table();
+        } finally {
+          await c.query('ROLLBACK');
+        }
+        let matched = false;
+        for (const sequence of perms([...reqs.keys()])) {
+          await c.query('BEGIN');
+          try {
+            await setUp();
+            const out = new Array<string>(reqs.length);
+            for (const i of sequence) {
+              const q = reqs[i]!;
+              out[i] = norm((await c.query(`SELECT * FROM gemstore_deliver($1, $2, 'p', $3, 1, $4, $5, $6, $7, $8)`,
+                [q.id, q.tok, q.type, q.acct, payloadOf(q), q.now, q.confirm, LOCK_NAMESPACE])).rows[0]);
+            }
+            matched = JSON.stringify(out) === JSON.stringify(batch) && (await table()) === batchTable;
+          } finally {
+            await c.query('ROLLBACK');
+          }
+          if (matched) break;
+        }
+        assert.ok(matched, `case ${k}: no one-by-one order gives the batch's answers ${batch.join(' | ')} for ` +
+          `${JSON.stringify(reqs)} on ${JSON.stringify({ prior, refunded })}`);
+      }
+    } finally {
+      await c.end().catch(() => undefined);
+      await db.stop();
+    }
+  });
+
   it('a token locked by another transaction holds up only its own order, not the batch around it', async () => {
     const db = await startTestPostgres();
     const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
