@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { startPostgresServer, startTestPostgres, type TestPostgres } from '../../tools/testing/EmbeddedPostgres';
 import { TransientError } from '../src/jws/Errors';
 import type { Ledger, LedgerHooks, OrderPayload, SqlValue, TransactionalLedger } from '../src/ledger/Ledger';
+import { DELIVER_BATCH_FUNCTION } from '../src/ledger/PostgresDeliverFunction';
 import { LOCK_NAMESPACE, PostgresLedger } from '../src/ledger/PostgresLedger';
 import { SqliteLedger } from '../src/ledger/SqliteLedger';
 import { SqliteWorkerLedger } from '../src/ledger/SqliteWorkerLedger';
@@ -665,7 +666,7 @@ describe('ledger: PostgreSQL only', () => {
         let batchTable: string;
         try {
           await setUp();
-          const r = await c.query(`SELECT * FROM gemstore_deliver_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[],
+          const r = await c.query(`SELECT * FROM ${DELIVER_BATCH_FUNCTION}($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[],
               $6::text[], $7::text[], $8::bigint[], $9::text[], $10)`,
             [reqs.map((q) => q.id), reqs.map((q) => q.tok), reqs.map(() => 'p'), reqs.map((q) => q.type), reqs.map(() => 1),
               reqs.map((q) => q.acct), reqs.map(payloadOf), reqs.map((q) => q.now), reqs.map((q) => q.confirm), LOCK_NAMESPACE]);
@@ -728,6 +729,34 @@ describe('ledger: PostgreSQL only', () => {
       const h = await hot;
       assert.equal(h.kind, 'granted');
       assert.equal(await ledger.grantedCount(), 12);
+    } finally {
+      await holder.end().catch(() => undefined);
+      await ledger.close();
+      await db.stop();
+    }
+  });
+
+  it('retries of a purchase whose token is locked do not take the pool from other orders', async () => {
+    const db = await startTestPostgres();
+    const ledger = new PostgresLedger(db.url, {}, { poolSize: 4, connectTimeoutMs: 1000, deliverCallsInFlight: 1 });
+    const holder = new pg.Client({ connectionString: db.url });
+    try {
+      await ledger.ready();
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, 'pool-hot']);
+      const hot = Array.from({ length: 8 }, () =>
+        ledger.deliver(order({ purchaseOrderId: 'pool-hot-order', purchaseToken: 'pool-hot' }), undefined, NOW, false));
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const others = await Promise.all(Array.from({ length: 3 }, (_, i) =>
+        ledger.deliver(order({ purchaseOrderId: `pool-${i}`, purchaseToken: `pool-token-${i}` }), undefined, NOW, false)));
+      assert.deepEqual(others.map((o) => o.kind), ['granted', 'granted', 'granted']);
+      assert.ok(Date.now() - started < 1500, `the other orders waited ${Date.now() - started} ms`);
+      await holder.query('COMMIT');
+      const answers = await Promise.all(hot);
+      assert.equal(answers.filter((a) => a.kind === 'granted' && !a.replay).length, 1);
+      assert.equal(answers.filter((a) => a.kind === 'granted' && a.replay).length, 7);
     } finally {
       await holder.end().catch(() => undefined);
       await ledger.close();
@@ -842,7 +871,7 @@ describe('ledger: PostgreSQL only', () => {
         const p1 = order({ productType: '2' });
         assert.equal((await ledger.deliver(p1, undefined, NOW, false)).kind, 'granted');
         assert.equal((await ledger.deliver(order({ productType: '2', purchaseToken: p1.purchaseToken }), undefined, NOW, false)).kind, 'granted');
-        assert.equal((await c.query('SELECT version FROM ledger_schema')).rows[0].version, 5);
+        assert.equal((await c.query('SELECT version FROM ledger_schema')).rows[0].version, 6);
       } finally {
         await ledger.close();
       }

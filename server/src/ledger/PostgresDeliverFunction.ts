@@ -10,7 +10,7 @@
 // transaction). The answer arrives after the implicit COMMIT (node-postgres resolves on ReadyForQuery).
 //
 // Under load, deliveries are also grouped (DeliverBatcher): the orders that arrive while earlier calls are in flight
-// go to the database together, as ONE call of gemstore_deliver_batch: one transaction, one round trip, one INSERT for
+// go to the database together, as ONE call of gemstore_deliver_many: one transaction, one round trip, one INSERT for
 // the first presentations and one WAL flush for the lot. Every order's answer still comes after that COMMIT. The
 // token locks are taken in hashtext order, so two batches on two instances do not deadlock on them (one that still
 // deadlocks, e.g. on a row lock of a revoke, is rolled back as a whole and run again).
@@ -18,7 +18,12 @@ import type pg from 'pg';
 import type { ConfirmState, DeliverOutcome, OrderPayload } from './Ledger';
 
 export const DELIVER_FUNCTION = 'gemstore_deliver';
-export const DELIVER_BATCH_FUNCTION = 'gemstore_deliver_batch';
+/**
+ * The grouped delivery. A new name, not a new body under the old one: schema v5's gemstore_deliver_batch waited on
+ * token locks and matched copies by (order, token) only, and an instance of that version still running during an
+ * upgrade keeps calling it, so it is left in place (it would misread this function's 'busy' answers).
+ */
+export const DELIVER_BATCH_FUNCTION = 'gemstore_deliver_many';
 
 /** Created by the ledger's migration (under its advisory lock, so that instances starting together do not race). */
 export const DELIVER_FUNCTION_SQL = `
@@ -266,6 +271,9 @@ interface Pending {
 export class DeliverBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  /** Deliveries alone (busy tokens, failed batches) waiting for a slot, and how many run. */
+  private readonly aloneQueue: Pending[] = [];
+  private aloneRunning = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -274,6 +282,11 @@ export class DeliverBatcher {
     private readonly isTransient: (e: unknown) => boolean,
     private readonly maxInFlight = 1,
     private readonly maxBatch = 64,
+    /**
+     * Deliveries alone at the database at once. Each may wait on its token's lock up to the statement timeout; left
+     * unbounded, retries of one locked purchase would take every pooled connection and fail unrelated orders.
+     */
+    private readonly maxAlone = 3,
   ) {}
 
   deliver(request: DeliverRequest): Promise<DeliverOutcome> {
@@ -297,10 +310,8 @@ export class DeliverBatcher {
   private async run(batch: Pending[]): Promise<void> {
     this.stats.units += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    if (batch.length === 1) {
-      await this.alone(batch[0]!);
-      return;
-    }
+    // A batch of one too: the batch function only tries the token lock, so an order on a locked token never holds
+    // the one call in flight (it goes alone, beside it).
     let outcomes: Array<DeliverOutcome | undefined>;
     try {
       outcomes = await deliverBatchInOneRoundTrip(this.pool, this.lockNamespace, batch.map((p) => p.request));
@@ -314,7 +325,7 @@ export class DeliverBatcher {
       // Nothing of the batch was committed (one transaction): each order alone, each caller its own answer (a
       // statement error or a timeout then reaches only the order it belongs to). Not awaited: the next batch does
       // not wait for them.
-      for (const p of batch) void this.alone(p);
+      for (const p of batch) this.deliverAlone(p);
       return;
     }
     this.stats.commits++;
@@ -326,7 +337,24 @@ export class DeliverBatcher {
     });
     // Orders whose token another transaction held: alone, waiting for that lock like any single delivery, while
     // the next batch goes on (not awaited).
-    for (const p of held) void this.alone(p);
+    for (const p of held) this.deliverAlone(p);
+  }
+
+  /** Queues `p` to be delivered alone, at most maxAlone at a time, beside the batches (not awaited by them). */
+  private deliverAlone(p: Pending): void {
+    this.aloneQueue.push(p);
+    this.pumpAlone();
+  }
+
+  private pumpAlone(): void {
+    while (this.aloneRunning < this.maxAlone && this.aloneQueue.length > 0) {
+      const next = this.aloneQueue.shift()!;
+      this.aloneRunning++;
+      void this.alone(next).finally(() => {
+        this.aloneRunning--;
+        this.pumpAlone();
+      });
+    }
   }
 
   private async alone(p: Pending): Promise<void> {

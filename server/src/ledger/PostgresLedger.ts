@@ -68,8 +68,9 @@ export interface PostgresLedgerOptions {
 
 // v2: the tables (same rules as SQLite's v2); v3: the one-round-trip delivery function (PostgresDeliverFunction.ts);
 // v4 (SQLite's v3): auto-renewables (productType "2") left out of the one-delivery-per-token index, orders by account;
-// v5: the grouped delivery function (gemstore_deliver_batch).
-const SCHEMA_VERSION = 5;
+// v5: the grouped delivery function (gemstore_deliver_batch); v6: gemstore_deliver_many, which only tries token
+// locks and matches copies by (order, token, productType) (v5's function stays for v5 instances during an upgrade).
+const SCHEMA_VERSION = 6;
 /** Advisory-lock namespace (the first key of the two-key form): schema migration and per-token locks. */
 export const LOCK_NAMESPACE = 0x1a9_0001;
 /** The second key of the schema-migration lock (the ledger and the stores that live beside it in its database). */
