@@ -14,7 +14,7 @@ import { startPostgresServer, startTestPostgres, type TestPostgres } from '../..
 import { TransientError } from '../src/jws/Errors';
 import type { Ledger, LedgerHooks, OrderPayload, SqlValue, TransactionalLedger } from '../src/ledger/Ledger';
 import { DELIVER_BATCH_FUNCTION } from '../src/ledger/PostgresDeliverFunction';
-import { LOCK_NAMESPACE, PostgresLedger } from '../src/ledger/PostgresLedger';
+import { LOCK_NAMESPACE, PostgresLedger, type PostgresLedgerOptions } from '../src/ledger/PostgresLedger';
 import { SqliteLedger } from '../src/ledger/SqliteLedger';
 import { SqliteWorkerLedger } from '../src/ledger/SqliteWorkerLedger';
 import { orderPayload, tmpDb } from './helpers';
@@ -492,6 +492,19 @@ describe('ledger: SQLite only', () => {
   });
 });
 
+/** A fresh PostgreSQL database and a ready ledger on it, for `body`; both closed afterwards, whatever happens. */
+async function onFreshPostgres(options: PostgresLedgerOptions, body: (ledger: PostgresLedger, db: TestPostgres) => Promise<void>): Promise<void> {
+  const db = await startTestPostgres();
+  const ledger = new PostgresLedger(db.url, {}, options);
+  try {
+    await ledger.ready();
+    await body(ledger, db);
+  } finally {
+    await ledger.close();
+    await db.stop();
+  }
+}
+
 describe('ledger: PostgreSQL only', () => {
   it('an unreachable server is a TransientError (storage-unavailable), at ready() and per request', async () => {
     const ledger = new PostgresLedger('postgres://nobody:pw@127.0.0.1:1/none', {}, { connectTimeoutMs: 1000 });
@@ -505,10 +518,7 @@ describe('ledger: PostgreSQL only', () => {
   });
 
   it('deliveries that arrive together are committed together, with the answers each would get alone', async () => {
-    const db = await startTestPostgres();
-    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
-    try {
-      await ledger.ready();
+    await onFreshPostgres({ deliverCallsInFlight: 1 }, async (ledger) => {
       const fresh = Array.from({ length: 120 }, (_, i) => order({ purchaseOrderId: `batch-${i}`, purchaseToken: `batch-token-${i}` }));
       // In the same burst: each order a second time, another order under an already used token, one order under a
       // refunded token, and an account conflict on an order bound before the burst.
@@ -535,10 +545,7 @@ describe('ledger: PostgreSQL only', () => {
       assert.ok(after.largestBatch > 1);
       const granted = await ledger.grantedCount();
       assert.equal(granted, 121);
-    } finally {
-      await ledger.close();
-      await db.stop();
-    }
+    });
   });
 
   it('two instances delivering the same orders in bursts, with refunds in between: one new grant per order, no deadlock', async () => {
@@ -596,10 +603,7 @@ describe('ledger: PostgreSQL only', () => {
   });
 
   it('a batch carries any text as it is: quotes, backslashes, braces, commas, "NULL", non-BMP characters', async () => {
-    const db = await startTestPostgres();
-    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
-    try {
-      await ledger.ready();
+    await onFreshPostgres({ deliverCallsInFlight: 1 }, async (ledger) => {
       const odd = ['NULL', 'a"b', 'back\\slash', '{x,y}', ' lead and trail ', 'comma,here', '\u{1F600} emoji', "it's", ''];
       const blocker = ledger.deliver(order({ purchaseOrderId: 'odd-first', purchaseToken: 'odd-first' }), undefined, NOW, false);
       const sent = odd.map((text, i) => order({ purchaseOrderId: `odd ${text} ${i}`, purchaseToken: `tok ${text} ${i}`, productId: `p ${text}`, developerPayload: text }));
@@ -617,10 +621,7 @@ describe('ledger: PostgreSQL only', () => {
         assert.equal(row.grantedAt, NOW + i);
         assert.deepEqual(row.payload, sent[i]);
       }
-    } finally {
-      await ledger.close();
-      await db.stop();
-    }
+    });
   });
 
   it('differential: every batch answers and stores what some one-by-one order of its deliveries would', async () => {
@@ -703,72 +704,63 @@ describe('ledger: PostgreSQL only', () => {
   });
 
   it('a token locked by another transaction holds up only its own order, not the batch around it', async () => {
-    const db = await startTestPostgres();
-    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
-    const holder = new pg.Client({ connectionString: db.url });
-    try {
-      await ledger.ready();
+    await onFreshPostgres({ deliverCallsInFlight: 1 }, async (ledger, db) => {
+      const holder = new pg.Client({ connectionString: db.url });
       await holder.connect();
-      // A refund of token "hot" in progress: its transaction holds the token's lock.
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, 'hot']);
-      const blocker = ledger.deliver(order({ purchaseOrderId: 'hol-first', purchaseToken: 'hol-first' }), undefined, NOW, false);
-      const started = Date.now();
-      let hotSettled = false;
-      const hot = ledger.deliver(order({ purchaseOrderId: 'hol-hot', purchaseToken: 'hot' }), undefined, NOW, false)
-        .finally(() => { hotSettled = true; });
-      const others = Array.from({ length: 10 }, (_, i) =>
-        ledger.deliver(order({ purchaseOrderId: `hol-${i}`, purchaseToken: `hol-token-${i}` }), undefined, NOW, false));
-      await blocker;
-      const answers = await Promise.all(others);
-      assert.ok(answers.every((a) => a.kind === 'granted' && !a.replay));
-      assert.ok(Date.now() - started < 3000, `the other orders waited ${Date.now() - started} ms`);
-      assert.equal(hotSettled, false, 'the order on the held token waits for that lock');
-      assert.ok(ledger.stats().largestBatch >= 11, `the orders went together: ${ledger.stats().largestBatch}`);
-      await holder.query('COMMIT');
-      const h = await hot;
-      assert.equal(h.kind, 'granted');
-      assert.equal(await ledger.grantedCount(), 12);
-    } finally {
-      await holder.end().catch(() => undefined);
-      await ledger.close();
-      await db.stop();
-    }
+      try {
+        // A refund of token "hot" in progress: its transaction holds the token's lock.
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, 'hot']);
+        const blocker = ledger.deliver(order({ purchaseOrderId: 'hol-first', purchaseToken: 'hol-first' }), undefined, NOW, false);
+        const started = Date.now();
+        let hotSettled = false;
+        const hot = ledger.deliver(order({ purchaseOrderId: 'hol-hot', purchaseToken: 'hot' }), undefined, NOW, false)
+          .finally(() => { hotSettled = true; });
+        const others = Array.from({ length: 10 }, (_, i) =>
+          ledger.deliver(order({ purchaseOrderId: `hol-${i}`, purchaseToken: `hol-token-${i}` }), undefined, NOW, false));
+        await blocker;
+        const answers = await Promise.all(others);
+        assert.ok(answers.every((a) => a.kind === 'granted' && !a.replay));
+        assert.ok(Date.now() - started < 5000, `the other orders waited ${Date.now() - started} ms`);
+        assert.equal(hotSettled, false, 'the order on the held token waits for that lock');
+        assert.ok(ledger.stats().largestBatch >= 11, `the orders went together: ${ledger.stats().largestBatch}`);
+        await holder.query('COMMIT');
+        const h = await hot;
+        assert.equal(h.kind, 'granted');
+        assert.equal(await ledger.grantedCount(), 12);
+      } finally {
+        await holder.end().catch(() => undefined);
+      }
+    });
   });
 
   it('retries of a purchase whose token is locked do not take the pool from other orders', async () => {
-    const db = await startTestPostgres();
-    const ledger = new PostgresLedger(db.url, {}, { poolSize: 4, connectTimeoutMs: 1000, deliverCallsInFlight: 1 });
-    const holder = new pg.Client({ connectionString: db.url });
-    try {
-      await ledger.ready();
+    await onFreshPostgres({ poolSize: 4, connectTimeoutMs: 1000, deliverCallsInFlight: 1 }, async (ledger, db) => {
+      const holder = new pg.Client({ connectionString: db.url });
       await holder.connect();
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, 'pool-hot']);
-      const hot = Array.from({ length: 8 }, () =>
-        ledger.deliver(order({ purchaseOrderId: 'pool-hot-order', purchaseToken: 'pool-hot' }), undefined, NOW, false));
-      await new Promise((r) => setTimeout(r, 300));
-      const started = Date.now();
-      const others = await Promise.all(Array.from({ length: 3 }, (_, i) =>
-        ledger.deliver(order({ purchaseOrderId: `pool-${i}`, purchaseToken: `pool-token-${i}` }), undefined, NOW, false)));
-      assert.deepEqual(others.map((o) => o.kind), ['granted', 'granted', 'granted']);
-      assert.ok(Date.now() - started < 1500, `the other orders waited ${Date.now() - started} ms`);
-      await holder.query('COMMIT');
-      const answers = await Promise.all(hot);
-      assert.equal(answers.filter((a) => a.kind === 'granted' && !a.replay).length, 1);
-      assert.equal(answers.filter((a) => a.kind === 'granted' && a.replay).length, 7);
-    } finally {
-      await holder.end().catch(() => undefined);
-      await ledger.close();
-      await db.stop();
-    }
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, 'pool-hot']);
+        const hot = Array.from({ length: 8 }, () =>
+          ledger.deliver(order({ purchaseOrderId: 'pool-hot-order', purchaseToken: 'pool-hot' }), undefined, NOW, false));
+        await new Promise((r) => setTimeout(r, 300));
+        const started = Date.now();
+        const others = await Promise.all(Array.from({ length: 3 }, (_, i) =>
+          ledger.deliver(order({ purchaseOrderId: `pool-${i}`, purchaseToken: `pool-token-${i}` }), undefined, NOW, false)));
+        assert.deepEqual(others.map((o) => o.kind), ['granted', 'granted', 'granted']);
+        assert.ok(Date.now() - started < 4000, `the other orders waited ${Date.now() - started} ms`);
+        await holder.query('COMMIT');
+        const answers = await Promise.all(hot);
+        assert.equal(answers.filter((a) => a.kind === 'granted' && !a.replay).length, 1);
+        assert.equal(answers.filter((a) => a.kind === 'granted' && a.replay).length, 7);
+      } finally {
+        await holder.end().catch(() => undefined);
+      }
+    });
   });
 
   it('a batch answers each copy of an order as the one-by-one path would, whatever its productType', async () => {
-    const db = await startTestPostgres();
-    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
-    try {
-      await ledger.ready();
+    await onFreshPostgres({ deliverCallsInFlight: 1 }, async (ledger) => {
       const blocker = ledger.deliver(order({ purchaseOrderId: 'mixed-first', purchaseToken: 'mixed-first' }), undefined, NOW, false);
       // b holds token T1; a copy of order a as a one-off (token conflict) and as a subscription period (no conflict).
       const answers = await Promise.all([
@@ -782,17 +774,11 @@ describe('ledger: PostgreSQL only', () => {
       // Never two new one-off grants on one token.
       assert.ok(!(answers[0]!.kind === 'granted' && !answers[0]!.replay && answers[1]!.kind === 'granted' && !answers[1]!.replay));
       assert.equal((await ledger.get('mixed-a'))?.productType, '2');
-    } finally {
-      await ledger.close();
-      await db.stop();
-    }
+    });
   });
 
   it('an order the database refuses fails alone: the others of its batch are granted', async () => {
-    const db = await startTestPostgres();
-    const ledger = new PostgresLedger(db.url, {}, { deliverCallsInFlight: 1 });
-    try {
-      await ledger.ready();
+    await onFreshPostgres({ deliverCallsInFlight: 1 }, async (ledger) => {
       const blocker = ledger.deliver(order({ purchaseOrderId: 'poison-first', purchaseToken: 'poison-first' }), undefined, NOW, false);
       // PostgreSQL text cannot hold U+0000 (22021): the statement that carries it fails, not the database.
       const batch = [
@@ -803,10 +789,7 @@ describe('ledger: PostgreSQL only', () => {
       assert.equal((await blocker).kind, 'granted');
       assert.deepEqual(await Promise.all(batch), ['granted', 'error 22021', 'granted']);
       assert.equal(await ledger.grantedCount(), 3);
-    } finally {
-      await ledger.close();
-      await db.stop();
-    }
+    });
   });
 
   it('a schema of its own in a database the team already runs: search_path through the URL', async () => {

@@ -340,7 +340,7 @@ class X509Cert {
     try {
       keyObject = crypto.createPublicKey({ key: Buffer.from(this.raw.spki), format: 'der', type: 'spki' });
     } catch (e) {
-      throw cryptoError(`Failed to get publick key from x509 cert: ${(e as Error).message}`);
+      throw cryptoError(`Failed to get public key from x509 cert: ${(e as Error).message}`);
     }
     return new CertPublicKey(keyObject) as unknown as cryptoFramework.PubKey;
   }

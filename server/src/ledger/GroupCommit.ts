@@ -56,7 +56,7 @@ export class GroupCommit {
   private running: Promise<void> | undefined;
   private closed = false;
   private readonly counters: GroupCommitStats = { commits: 0, failedBatches: 0, units: 0, largestBatch: 0 };
-  /** The per-unit statements, prepared once: parsing them for every unit cost more than running them. */
+  /** The per-unit statements, prepared once instead of parsed again for every unit. */
   private readonly savepoint: Database.Statement;
   private readonly release: Database.Statement;
   private readonly rollbackTo: Database.Statement;

@@ -9,11 +9,12 @@
 // separate statements of the in-JS path. Only used when no grant hook is configured (a hook runs in JS inside the
 // transaction). The answer arrives after the implicit COMMIT (node-postgres resolves on ReadyForQuery).
 //
-// Under load, deliveries are also grouped (DeliverBatcher): the orders that arrive while earlier calls are in flight
-// go to the database together, as ONE call of gemstore_deliver_many: one transaction, one round trip, one INSERT for
-// the first presentations and one WAL flush for the lot. Every order's answer still comes after that COMMIT. The
-// token locks are taken in hashtext order, so two batches on two instances do not deadlock on them (one that still
-// deadlocks, e.g. on a row lock of a revoke, is rolled back as a whole and run again).
+// Deliveries are also grouped (DeliverBatcher): the orders that arrive while a call is at the database go together
+// in the next one, ONE call of gemstore_deliver_many: one transaction, one round trip, one INSERT for the first
+// presentations and one WAL flush for the lot. Every order's answer still comes after that COMMIT. A batch only
+// tries its token locks, so it never waits on one and batches cannot deadlock on them; an order whose token is held
+// elsewhere is delivered alone by gemstore_deliver, which waits for the lock (a deadlock there, e.g. on a row lock of
+// a revoke, is rolled back and run again).
 import type pg from 'pg';
 import type { ConfirmState, DeliverOutcome, OrderPayload } from './Ledger';
 
@@ -262,7 +263,7 @@ interface Pending {
 
 /**
  * Groups deliveries: at most `maxInFlight` calls are at the database at once; the orders that arrive meanwhile
- * wait and go together (up to `maxBatch`) in the next call. Alone (no load) an order is sent at once, by itself.
+ * wait and go together (up to `maxBatch`) in the next call. With no load an order is sent at once, in a batch of one.
  * An order whose token is locked by another transaction comes back 'busy' from the batch and is delivered alone,
  * beside the next batches; a batch that fails for another reason than the database being unreachable (a statement
  * error that would be one order's, a timeout) is run again order by order, so only that order's caller gets the

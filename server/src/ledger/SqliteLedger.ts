@@ -97,7 +97,6 @@ function wrapDbError(e: unknown): never {
 interface Statements {
   get: Database.Statement;
   getByToken: Database.Statement;
-  insertGranted: Database.Statement;
   insertFirstPresentation: Database.Statement;
   insertRevoked: Database.Statement;
   bindAccount: Database.Statement;
@@ -106,7 +105,6 @@ interface Statements {
   insertNotification: Database.Statement;
   setNotificationOutcome: Database.Statement;
   countGranted: Database.Statement;
-  grantedByToken: Database.Statement;
   getRevokedToken: Database.Statement;
   insertRevokedToken: Database.Statement;
 }
@@ -115,14 +113,9 @@ function prepareStatements(db: Database.Database): Statements {
   return {
     get: db.prepare('SELECT * FROM orders WHERE purchase_order_id = ?'),
     getByToken: db.prepare('SELECT * FROM orders WHERE purchase_token = ? ORDER BY created_at'),
-    insertGranted: db.prepare(
-      `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
-         payload, granted_at, confirm_state, created_at, updated_at)
-       VALUES (@id, @token, @productId, @productType, @quantity, @accountId, 'granted', @payload, @now, @confirmState, @now, @now)`,
-    ),
-    // The common case in one statement: the order's first presentation, its token neither refunded nor delivered
-    // by another order (the same three checks as the step-by-step path of deliver(), which runs when it inserts
-    // nothing).
+    // A first presentation in one statement: the order is new, its token is not refunded, and no other order holds
+    // it (every period of an auto-renewable, productType "2", is an order under the subscription's one token; the
+    // partial UNIQUE index leaves those out too). When it inserts nothing, deliver() reads which of the three it was.
     insertFirstPresentation: db.prepare(
       `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
          payload, granted_at, confirm_state, created_at, updated_at)
@@ -153,7 +146,6 @@ function prepareStatements(db: Database.Database): Statements {
     ),
     setNotificationOutcome: db.prepare('UPDATE notifications SET outcome = ? WHERE dedup_key = ?'),
     countGranted: db.prepare('SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL'),
-    grantedByToken: db.prepare("SELECT purchase_order_id FROM orders WHERE purchase_token = ? AND granted_at IS NOT NULL AND product_type <> '2'"),
     getRevokedToken: db.prepare('SELECT revoked_at, reason FROM revoked_tokens WHERE purchase_token = ?'),
     insertRevokedToken: db.prepare(
       'INSERT OR IGNORE INTO revoked_tokens (purchase_token, reason, revoked_at) VALUES (?, ?, ?)',
@@ -193,6 +185,7 @@ class SqliteOps implements LedgerTransaction {
     if (order.purchaseOrderId === '' || order.purchaseToken === '') {
       throw new TypeError('deliver: purchaseOrderId and purchaseToken must not be empty');
     }
+    const confirmState: ConfirmState = confirmPending ? 'pending' : 'none';
     const first = this.st.insertFirstPresentation.run({
       id: order.purchaseOrderId,
       token: order.purchaseToken,
@@ -202,11 +195,11 @@ class SqliteOps implements LedgerTransaction {
       accountId: accountId ?? null,
       payload: JSON.stringify(order),
       now,
-      confirmState: confirmPending ? 'pending' : 'none',
+      confirmState,
     });
     if (first.changes === 1) {
       await this.hooks.grant?.(order, accountId, this.sql);
-      return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now, confirmState: confirmPending ? 'pending' : 'none' };
+      return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now, confirmState };
     }
     const raw = this.st.get.get(order.purchaseOrderId) as RawRow | undefined;
     if (!raw) {
@@ -220,23 +213,8 @@ class SqliteOps implements LedgerTransaction {
         );
         return { kind: 'revoked', revokedAt: refunded.revoked_at };
       }
-      // Every period of an auto-renewable is an order under the subscription's one token.
-      const other =
-        order.productType === '2' ? undefined : (this.st.grantedByToken.get(order.purchaseToken) as { purchase_order_id: string } | undefined);
-      if (other) return { kind: 'token-conflict' };
-      this.st.insertGranted.run({
-        id: order.purchaseOrderId,
-        token: order.purchaseToken,
-        productId: order.productId,
-        productType: order.productType,
-        quantity: typeof order.quantity === 'number' ? order.quantity : 1,
-        accountId: accountId ?? null,
-        payload: JSON.stringify(order),
-        now,
-        confirmState: confirmPending ? 'pending' : 'none',
-      });
-      await this.hooks.grant?.(order, accountId, this.sql);
-      return { kind: 'granted', replay: false, payload: order, accountId, grantedAt: now, confirmState: confirmPending ? 'pending' : 'none' };
+      // Not new, not refunded: another order holds the token (insertFirstPresentation's only other condition).
+      return { kind: 'token-conflict' };
     }
     const row = toRow(raw);
     if (row.state === 'revoked') return { kind: 'revoked', revokedAt: row.revokedAt ?? now };
