@@ -88,14 +88,17 @@ function nodeCryptoFloor(rootKey: crypto.KeyObject): Verify {
 
 /**
  * What the device's certificate kit does natively for one cold JWS: OpenSSL's d2i_X509 of the leaf and the
- * intermediate (node:crypto's X509Certificate is that call, public key decoding included), so that the core's cost
- * plus this is an estimate of the whole on-device cost without the JavaScript ASN.1 decoding of the Node stand-in.
+ * intermediate (node:crypto's X509Certificate is that call, public key decoding included) and the two X509_verify
+ * calls of X509Cert.verify (intermediate by the pinned root, leaf by the intermediate), so that the core's cost plus
+ * this is an estimate of the whole on-device cost without the JavaScript ASN.1 decoding of the Node stand-in.
  */
-function opensslParse(jws: string): void {
-  const header = JSON.parse(Buffer.from(jws.slice(0, jws.indexOf('.')), 'base64url').toString('utf8')) as { x5c: string[] };
-  const leaf = new crypto.X509Certificate(Buffer.from(header.x5c[0]!, 'base64'));
-  const intermediate = new crypto.X509Certificate(Buffer.from(header.x5c[1]!, 'base64'));
-  if (leaf.publicKey.type !== 'public' || intermediate.publicKey.type !== 'public') throw new Error('no public key');
+function opensslKitWork(rootKey: crypto.KeyObject): Verify {
+  return (jws: string): void => {
+    const header = JSON.parse(Buffer.from(jws.slice(0, jws.indexOf('.')), 'base64url').toString('utf8')) as { x5c: string[] };
+    const leaf = new crypto.X509Certificate(Buffer.from(header.x5c[0]!, 'base64'));
+    const intermediate = new crypto.X509Certificate(Buffer.from(header.x5c[1]!, 'base64'));
+    if (!intermediate.verify(rootKey) || !leaf.verify(intermediate.publicKey)) throw new Error('OpenSSL: a genuine chain did not verify');
+  };
 }
 
 function perSec(samples: readonly number[]): number {
@@ -165,7 +168,7 @@ export async function runJwsBench(ctx: BenchContext): Promise<ItemOutput> {
     server: () => rate(serverVerify(newServer()), coldHw),
     apple: () => rate(appleVerify(newApple()), coldApple),
     nodeCrypto: () => rate(nodeCryptoFloor(rootKey), coldHw),
-    opensslParse: () => rate(opensslParse, coldHw),
+    opensslKit: () => rate(opensslKitWork(rootKey), coldHw),
   });
 
   ctx.log(`item 1: warm, ${WARM_CHAINS} chains, ${WARM_OPS} JWS × ${ROUNDS} rounds`);
@@ -239,7 +242,7 @@ export async function runJwsBench(ctx: BenchContext): Promise<ItemOutput> {
 
   const kitUs = median(kitUsPerOp);
   const coreUs = median(totalUsPerOp.map((t, i) => t - kitUsPerOp[i]!));
-  const parseUs = 1e6 / median(cold.opensslParse!);
+  const kitNativeUs = 1e6 / median(cold.opensslKit!);
   scenario('cold', `every JWS from a different chain (${COLD_CHAINS} chains)`, GOALS.jwsCold, cold, {
     onDeviceNodeCertKitMicrosPerOp: round(kitUs, 1),
     onDeviceCoreMicrosPerOp: round(coreUs, 1),
@@ -270,14 +273,15 @@ export async function runJwsBench(ctx: BenchContext): Promise<ItemOutput> {
         appleMicrosPerOp: usPerOp(apple),
         kitMicrosPerOpSamples: kitUsPerOp.map((v) => round(v, 1)),
         withNodeKitRatio: withKit.ratio,
-        opensslParseMicrosPerOp: round(parseUs, 1),
-        coreWithOpensslParseRatio: round(1e6 / (coreUs + parseUs) / apple),
-        coreWithOpensslParseNote: 'core + OpenSSL d2i_X509 of leaf and intermediate (node:crypto X509Certificate, key ' +
-          'decoding included), what the device kit does natively: an estimate of the whole on-device cost',
+        opensslKitMicrosPerOp: round(kitNativeUs, 1),
+        coreWithOpensslKitRatio: round(1e6 / (coreUs + kitNativeUs) / apple),
+        coreWithOpensslKitNote: 'core + what the device kit does natively, measured with OpenSSL through node:crypto: ' +
+          'd2i_X509 of leaf and intermediate (key decoding included) and the two X509_verify of the chain signatures; ' +
+          'an estimate of the whole on-device cost',
       },
     });
-    summaries.set('jws-cold-on-device', `core ${fmt(coreUs)} µs per JWS vs Apple ${fmt(1e6 / apple)} µs; + OpenSSL parse ` +
-      `${fmt(parseUs)} µs: ${round(1e6 / (coreUs + parseUs) / apple)}×; Node cert kit ${fmt(kitUs)} µs`);
+    summaries.set('jws-cold-on-device', `core ${fmt(coreUs)} µs per JWS vs Apple ${fmt(1e6 / apple)} µs; + OpenSSL's ` +
+      `parse and chain signatures ${fmt(kitNativeUs)} µs: ${round(1e6 / (coreUs + kitNativeUs) / apple)}×; Node cert kit ${fmt(kitUs)} µs`);
   }
   scenario('warm', `${WARM_CHAINS} chains, ${WARM_OPS} JWS after ${WARMUP_OPS} warm-up`, GOALS.jwsWarm, warm, {
     appleCaches: false,

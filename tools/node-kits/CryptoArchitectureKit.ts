@@ -56,6 +56,19 @@ function importSpki(der: Buffer, curve: CurveInfo): crypto.KeyObject | undefined
   return name === curve.nodeName || name === curve.jwkCrv ? key : undefined;
 }
 
+/**
+ * Node only (the certificate kit stand-in's X509_get_pubkey): any SPKI DER public key, named-curve EC keys through
+ * JWK as above; throws what node:crypto throws for a key OpenSSL cannot decode.
+ */
+export function publicKeyFromSpki(der: Buffer): crypto.KeyObject {
+  for (const curve of Object.values(CURVES)) {
+    if (der.length === curve.spkiPrefix.length + 2 * curve.coordLength && der.subarray(0, curve.spkiPrefix.length).equals(curve.spkiPrefix)) {
+      return importSpki(der, curve)!;
+    }
+  }
+  return crypto.createPublicKey({ key: der, format: 'der', type: 'spki' });
+}
+
 const DIGESTS: Record<string, string> = {
   SHA1: 'sha1',
   SHA224: 'sha224',

@@ -218,3 +218,35 @@ function withLeafExtension(ext: Buffer): Buffer {
   const rest = der.subarray(th + tbh + tbl);
   return tlv(0x30, Buffer.concat([tbs, rest]));
 }
+
+test('X509Cert.verify answers as OpenSSL X509_verify on every odd certificate of the shared vectors (fast ECDSA path included)', async () => {
+  const { oddCertificateVectors } = await import('../testing/OddChains');
+  const x5cOf = (jws: string): Buffer[] =>
+    (JSON.parse(Buffer.from(jws.split('.')[0]!, 'base64url').toString('utf8')) as { x5c: string[] }).x5c.map((b) => Buffer.from(b, 'base64'));
+  const root = new crypto.X509Certificate(pki.rootDer);
+  const kitRoot = await read(pki.rootDer);
+  let compared = 0;
+  let failures = 0;
+  for (const v of await oddCertificateVectors(pki, { purchaseOrderId: 'o' })) {
+    const [leafDer, intDer] = x5cOf(v.jws);
+    const pairs: Array<[Buffer, Buffer | 'root']> = [[intDer!, 'root'], [leafDer!, intDer!]];
+    for (const [subjectDer, issuerDer] of pairs) {
+      let openssl: boolean | undefined;
+      let issuerKit: cert.X509Cert;
+      try {
+        const subject = new crypto.X509Certificate(subjectDer);
+        openssl = subject.verify(issuerDer === 'root' ? root.publicKey : new crypto.X509Certificate(issuerDer).publicKey);
+        issuerKit = issuerDer === 'root' ? kitRoot : await read(issuerDer);
+      } catch {
+        continue; // OpenSSL cannot read one of them: nothing to compare
+      }
+      const code = await codeOf(async () => (await read(subjectDer)).verify(issuerKit.getPublicKey()));
+      assert.equal(code === undefined, openssl, `${v.name}: kit ${code ?? 'verified'}, X509_verify ${openssl}`);
+      assert.ok(code === undefined || code === cert.CertResult.ERR_CRYPTO_OPERATION, `${v.name}: ${code}`);
+      compared++;
+      if (!openssl) failures++;
+    }
+  }
+  // The vectors include signatures that do not verify (algorithm fields that differ, unused bits), so both answers occur.
+  assert.ok(compared > 40 && failures >= 6, `compared ${compared}, of which ${failures} do not verify`);
+});

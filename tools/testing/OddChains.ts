@@ -194,6 +194,45 @@ export function signRaw(pki: TestPki, headerJson: string, payloadText: string): 
   return `${signingInput}.${sig.toString('base64url')}`;
 }
 
+/** DER AlgorithmIdentifier of ecdsa-with-SHA256 / SHA384, with NULL parameters when `nullParams` (RFC 5758: absent). */
+function ecdsaAlgorithm(hash: 'sha256' | 'sha384', nullParams = false): Buffer {
+  const oid = tlv(0x06, Buffer.from(hash === 'sha256' ? '2a8648ce3d040302' : '2a8648ce3d040303', 'hex'));
+  return tlv(0x30, nullParams ? Buffer.concat([oid, Buffer.from('0500', 'hex')]) : oid);
+}
+
+interface SignatureShape {
+  /** tbsCertificate's signature field; undefined keeps the certificate's own. */
+  inner?: Buffer;
+  /** The outer signatureAlgorithm. */
+  outer: Buffer;
+  /** The digest the issuer signs with. */
+  digest: 'sha256' | 'sha384';
+  /** The signature BIT STRING's unused-bits count (0 for a genuine one). */
+  unusedBits?: number;
+}
+
+/**
+ * `der` re-signed by `issuerKey` with the signature fields of `shape`: the signature is always genuine over the
+ * (edited) tbsCertificate, so what is judged is only how the algorithm and the signature are written.
+ */
+function resignedAs(der: Buffer, issuerKey: crypto.KeyObject, shape: SignatureShape): Buffer {
+  const tbsTlv = childrenOf(der, readTlv(der, 0))[0]!;
+  const fields = childrenOf(der, tbsTlv).map((t, i) => (i === 2 && shape.inner ? shape.inner : der.subarray(t.start, t.end)));
+  const tbs = tlv(0x30, Buffer.concat(fields));
+  const signature = crypto.sign(shape.digest, tbs, { key: issuerKey, dsaEncoding: 'der' });
+  return tlv(0x30, Buffer.concat([tbs, shape.outer, tlv(0x03, Buffer.concat([Buffer.from([shape.unusedBits ?? 0]), signature]))]));
+}
+
+/** The pki's chain with its leaf re-signed as `shape` by the intermediate. */
+function leafSignedAs(pki: TestPki, payload: object, shape: SignatureShape): string {
+  return jwsWith(pki.leafPrivateKey, [resignedAs(pki.leafDer, pki.intermediatePrivateKey, shape), pki.intermediateDer, pki.rootDer], payload);
+}
+
+/** The pki's chain with its intermediate re-signed as `shape` by the root. */
+function intermediateSignedAs(pki: TestPki, payload: object, shape: SignatureShape): string {
+  return jwsWith(pki.leafPrivateKey, [pki.leafDer, resignedAs(pki.intermediateDer, pki.rootPrivateKey, shape), pki.rootDer], payload);
+}
+
 // --- shared certificate vectors -----------------------------------------------------------------------------------
 
 /** One odd chain and the verdict both verifiers give it ('valid' or a RejectionReason code). */
@@ -357,5 +396,27 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
       jws: await leafWith(pki, payload, [...signingLeafExtensions(), new x509.Extension('1.2.3.4.5.7', false, new Uint8Array(256))]) },
     { name: 'a leaf with keyUsage keyCertSign only and no basicConstraints', expected: 'bad-certificate',
       jws: await leafWith(pki, payload, [new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true), iap()]) },
+    // How a certificate signature is written. Both sides check it as OpenSSL's X509_verify does (on the device
+    // X509Cert.verify): the two algorithm fields must be identical and the signature whole bytes.
+    { name: 'a leaf signed with ecdsa-with-SHA384 (both algorithm fields)', expected: 'valid',
+      jws: leafSignedAs(pki, payload, { inner: ecdsaAlgorithm('sha384'), outer: ecdsaAlgorithm('sha384'), digest: 'sha384' }) },
+    { name: 'a leaf whose tbsCertificate names SHA-384 and whose signatureAlgorithm SHA-256', expected: 'untrusted-chain',
+      jws: leafSignedAs(pki, payload, { inner: ecdsaAlgorithm('sha384'), outer: ecdsaAlgorithm('sha256'), digest: 'sha256' }) },
+    { name: 'a leaf whose outer signatureAlgorithm alone carries NULL parameters', expected: 'untrusted-chain',
+      jws: leafSignedAs(pki, payload, { outer: ecdsaAlgorithm('sha256', true), digest: 'sha256' }) },
+    { name: 'a leaf whose two algorithm fields both carry NULL parameters', expected: 'valid',
+      jws: leafSignedAs(pki, payload, { inner: ecdsaAlgorithm('sha256', true), outer: ecdsaAlgorithm('sha256', true), digest: 'sha256' }) },
+    { name: 'a leaf whose signature BIT STRING declares 1 unused bit', expected: 'untrusted-chain',
+      jws: leafSignedAs(pki, payload, { outer: ecdsaAlgorithm('sha256'), digest: 'sha256', unusedBits: 1 }) },
+    { name: 'a leaf whose signature BIT STRING declares 8 unused bits (not a BIT STRING)', expected: 'bad-certificate',
+      jws: leafSignedAs(pki, payload, { outer: ecdsaAlgorithm('sha256'), digest: 'sha256', unusedBits: 8 }) },
+    { name: 'an intermediate signed with ecdsa-with-SHA384 (both algorithm fields)', expected: 'valid',
+      jws: intermediateSignedAs(pki, payload, { inner: ecdsaAlgorithm('sha384'), outer: ecdsaAlgorithm('sha384'), digest: 'sha384' }) },
+    { name: 'an intermediate whose tbsCertificate names SHA-384 and whose signatureAlgorithm SHA-256', expected: 'untrusted-chain',
+      jws: intermediateSignedAs(pki, payload, { inner: ecdsaAlgorithm('sha384'), outer: ecdsaAlgorithm('sha256'), digest: 'sha256' }) },
+    { name: 'an intermediate whose outer signatureAlgorithm alone carries NULL parameters', expected: 'untrusted-chain',
+      jws: intermediateSignedAs(pki, payload, { outer: ecdsaAlgorithm('sha256', true), digest: 'sha256' }) },
+    { name: 'an intermediate whose signature BIT STRING declares 1 unused bit', expected: 'untrusted-chain',
+      jws: intermediateSignedAs(pki, payload, { outer: ecdsaAlgorithm('sha256'), digest: 'sha256', unusedBits: 1 }) },
   ];
 }

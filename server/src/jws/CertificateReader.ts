@@ -24,8 +24,16 @@ export interface CertificateInfo {
   tbs: Buffer;
   /** Dotted OID of the outer signatureAlgorithm. */
   sigAlgOid: string;
+  /**
+   * Whether the outer signatureAlgorithm and tbsCertificate's signature field are the same AlgorithmIdentifier (DER,
+   * so byte for byte). OpenSSL's X509_verify, which checks certificate signatures here and on the device
+   * (X509Cert.verify), fails when they differ (RFC 5280 4.1.1.2: they MUST be the same).
+   */
+  sigAlgMatchesTbs: boolean;
   /** Signature bytes (BIT STRING content without the unused-bits byte). */
   signature: Buffer;
+  /** The signature BIT STRING's unused bits (0–7); X509_verify fails unless it is 0. */
+  signatureUnusedBits: number;
   /** Serial number as lower-case hex without leading zeros. */
   serialHex: string;
   /** Full DER of the issuer and subject Names. */
@@ -264,8 +272,9 @@ export function readCertificate(der: Buffer): CertificateInfo {
   if (top.length !== 3 || !isSequence(tbs)) throw new CertificateError('bad TBSCertificate');
   const sigAlgOid = isSequence(sigAlgEl) ? elementsIn(der, sigAlgEl)[0] : undefined;
   if (!isUniversalElement(sigAlgOid, 6)) throw new CertificateError('bad signatureAlgorithm');
-  // An ECDSA signature is whole bytes: the BIT STRING's unused-bits count (its first content byte) is 0.
-  if (!isUniversalElement(sigEl, 3) || sigEl.end - sigEl.contentStart < 2 || der[sigEl.contentStart] !== 0) {
+  // A BIT STRING starts with its unused-bits count, 0–7 (OpenSSL's parser refuses anything else, as on the device).
+  // A count other than 0 is a signature that does not verify (X509_verify), not an unreadable certificate.
+  if (!isUniversalElement(sigEl, 3) || sigEl.end - sigEl.contentStart < 1 || der[sigEl.contentStart]! > 7) {
     throw new CertificateError('bad signature BIT STRING');
   }
   const f = elementsIn(der, tbs);
@@ -289,7 +298,9 @@ export function readCertificate(der: Buffer): CertificateInfo {
   return {
     tbs: raw(der, tbs),
     sigAlgOid: oidOf(der, sigAlgOid),
+    sigAlgMatchesTbs: f[2] !== undefined && raw(der, f[2]).equals(raw(der, sigAlgEl!)),
     signature: der.subarray(sigEl.contentStart + 1, sigEl.end),
+    signatureUnusedBits: der[sigEl.contentStart]!,
     serialHex: content(der, serial).toString('hex').replace(/^0+/, '') || '0',
     issuer: raw(der, issuer),
     subject: raw(der, subject),

@@ -340,10 +340,14 @@ export class JwsVerifier {
     const lf = this.fields(leafDer, 'leaf');
 
     // Fast path: ECDSA-signed leaf whose issuer Name is byte-identical to the intermediate's subject — verify the
-    // TBS signature directly. Anything else goes through OpenSSL's full certificate parser.
+    // TBS signature directly. Anything else goes through OpenSSL's full certificate parser. Either way the rules are
+    // X509_verify's (the intermediate's check here, every certificate's on the device): differing signature
+    // algorithm fields or a signature with unused bits do not verify, whatever the key.
     const hash = ECDSA_SIG_HASH.get(lf.sigAlgOid);
     let issued: boolean;
-    if (hash !== undefined && lf.issuer.equals(int.fields.subject)) {
+    if (!lf.sigAlgMatchesTbs || lf.signatureUnusedBits !== 0) {
+      issued = false;
+    } else if (hash !== undefined && lf.issuer.equals(int.fields.subject)) {
       try {
         issued = crypto.verify(hash, lf.tbs, { key: int.key, dsaEncoding: 'der' }, lf.signature);
       } catch {
