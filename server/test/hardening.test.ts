@@ -17,7 +17,9 @@ import {
   withFlippedS,
   withForeignX5cRoot,
 } from '../../tools/testing/OddChains';
-import { createTestPki, type TestPki } from '../../tools/testing/TestPki';
+import { createTestPki, signCompactJws, type TestPki } from '../../tools/testing/TestPki';
+import { RejectError } from '../src/jws/Errors';
+import { JwsVerifier } from '../src/jws/JwsVerifier';
 import {
   APP_ID,
   b64url,
@@ -93,6 +95,209 @@ describe('chains the functional tests do not build', () => {
   });
   it('x5c[2] that is another root does not matter: leaf and intermediate chain to the pinned root → valid', async () => {
     assert.equal(await verdict(withForeignX5cRoot(pki, foreign, orderPayload())), 'valid');
+  });
+});
+
+// --- DER tools for the certificate rules below (edited certificates are re-signed by their issuer's key) ----------
+
+const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
+
+function tlv(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...len]), content]);
+}
+
+/** The elements inside the constructed DER element `der`. */
+function parts(der: Buffer): Buffer[] {
+  const header = (p: number): [number, number] => {
+    const first = der[p + 1]!;
+    if (first < 0x80) return [p + 2, first];
+    let len = 0;
+    for (let i = 0; i < (first & 0x7f); i++) len = len * 256 + der[p + 2 + i]!;
+    return [p + 2 + (first & 0x7f), len];
+  };
+  const [start, length] = header(0);
+  const out: Buffer[] = [];
+  for (let p = start; p < start + length;) {
+    const [c, len] = header(p);
+    out.push(der.subarray(p, c + len));
+    p = c + len;
+  }
+  return out;
+}
+
+/** The content of the DER element `el`. */
+const contentOf = (el: Buffer): Buffer => el.subarray(el[1]! < 0x80 ? 2 : 2 + (el[1]! & 0x7f));
+const seq = (...p: Buffer[]): Buffer => tlv(0x30, Buffer.concat(p));
+const ECDSA_SHA256 = hex('300a06082a8648ce3d040302');
+
+/** A certificate of `tbsFields` signed by `key` (ECDSA with SHA-256 unless the key is RSA, then PKCS#1 v1.5). */
+function signed(tbsFields: Buffer[], key: crypto.KeyObject): Buffer {
+  const tbs = seq(...tbsFields);
+  const sig = key.asymmetricKeyType === 'ec' ? crypto.sign('sha256', tbs, { key, dsaEncoding: 'der' }) : crypto.sign('sha256', tbs, key);
+  return seq(tbs, ECDSA_SHA256, tlv(0x03, Buffer.concat([Buffer.from([0]), sig])));
+}
+
+/** `der`'s tbsCertificate fields, edited by `edit`, re-signed by `key`. */
+const resigned = (der: Buffer, key: crypto.KeyObject, edit: (fields: Buffer[]) => Buffer[]): Buffer => signed(edit(parts(parts(der)[0]!)), key);
+
+/** The fields with the extensions ([3], field 7) replaced by `exts`. */
+const withExtensions = (fields: Buffer[], exts: Buffer[]): Buffer[] => [...fields.slice(0, 7), tlv(0xa3, seq(...exts))];
+
+function ext(oidContentHex: string, critical: boolean, value: Buffer): Buffer {
+  return seq(tlv(0x06, hex(oidContentHex)), ...(critical ? [hex('0101ff')] : []), tlv(0x04, value));
+}
+
+const OID = { BC: '551d13', KU: '551d0f', EKU: '551d25', SAN: '551d11', POLICIES: '551d20', NC: '551d1e', PC: '551d24',
+  INHIBIT: '551d36', PM: '551d21', SKID: '551d0e', AKID: '551d23', CRLDP: '551d1f' };
+const INT_EXTENSIONS = (): Buffer[] => [ext(OID.BC, true, hex('30060101ff020100')), ext(OID.KU, true, hex('03020106'))];
+const LEAF_EXTENSIONS = (): Buffer[] => [ext(OID.BC, true, hex('3000')), ext(OID.KU, true, hex('03020780')),
+  ext('2b060104018f5b02831f0101', false, hex('0500'))];
+
+/** A Name with every attribute value rewritten by `f` (tag, bytes) → [tag, bytes]. */
+function mapName(name: Buffer, f: (tag: number, value: Buffer) => [number, Buffer]): Buffer {
+  return seq(...parts(name).map((rdn) => tlv(0x31, Buffer.concat(parts(rdn).map((atv) => {
+    const [type, value] = parts(atv);
+    const [tag, bytes] = f(value![0]!, contentOf(value!));
+    return seq(type!, tlv(tag, bytes));
+  })))));
+}
+
+function pem(der: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+}
+
+/** The verdict of an in-process verifier pinned to `rootDer` for the chain [leaf, intermediate, root]. */
+function chainVerdict(leafDer: Buffer, intDer: Buffer, leafKey: crypto.KeyObject, rootDer = pki.rootDer): string {
+  const jws = signCompactJws(leafKey, { alg: 'ES256', typ: 'JWT', x5c: [leafDer, intDer, rootDer].map((d) => d.toString('base64')) }, orderPayload());
+  try {
+    new JwsVerifier({ trustedRootsPem: pem(rootDer), cache: false }).verify(jws);
+    return 'valid';
+  } catch (e) {
+    return e instanceof RejectError ? e.reason : `threw ${String(e)}`;
+  }
+}
+
+const leafEdited = (edit: (fields: Buffer[]) => Buffer[]): string => chainVerdict(resigned(pki.leafDer, pki.intermediatePrivateKey, edit), pki.intermediateDer, pki.leafPrivateKey);
+const intEdited = (edit: (fields: Buffer[]) => Buffer[]): string => chainVerdict(pki.leafDer, resigned(pki.intermediateDer, pki.rootPrivateKey, edit), pki.leafPrivateKey);
+
+/** Collects "name: got, expected" for every case whose verdict is not the expected one. */
+function mismatches(cases: Array<[string, () => string, string]>): string[] {
+  return cases.flatMap(([name, run, expected]) => {
+    const got = run();
+    return got === expected ? [] : [`${name}: ${got}, expected ${expected}`];
+  });
+}
+
+describe('certificate rules shared with the device (the parity fuzz)', () => {
+  it('names are compared byte for byte, AKID/SKID not judged: case, spacing or string type differences → untrusted-chain', () => {
+    const lower = (tag: number, v: Buffer): [number, Buffer] => [tag, Buffer.from(v.toString('latin1').toLowerCase(), 'latin1')];
+    const utf8 = (_tag: number, v: Buffer): [number, Buffer] => [0x0c, v];
+    const spaced = (tag: number, v: Buffer): [number, Buffer] => [tag, Buffer.from(`${v.toString('latin1')} `, 'latin1')];
+    assert.deepEqual(mismatches([
+      ['leaf issuer in lower case', () => leafEdited((f) => f.map((x, i) => (i === 3 ? mapName(x, lower) : x))), 'untrusted-chain'],
+      ['leaf issuer as UTF8String', () => leafEdited((f) => f.map((x, i) => (i === 3 ? mapName(x, utf8) : x))), 'untrusted-chain'],
+      ['leaf issuer with a trailing space', () => leafEdited((f) => f.map((x, i) => (i === 3 ? mapName(x, spaced) : x))), 'untrusted-chain'],
+      ['intermediate issuer in lower case', () => intEdited((f) => f.map((x, i) => (i === 3 ? mapName(x, lower) : x))), 'untrusted-chain'],
+      ['intermediate issuer as UTF8String', () => intEdited((f) => f.map((x, i) => (i === 3 ? mapName(x, utf8) : x))), 'untrusted-chain'],
+      ['intermediate AKID that is not the root SKID', () => chainVerdict(pki.leafDer,
+        resigned(pki.intermediateDer, pki.rootPrivateKey, (f) => withExtensions(f, [...INT_EXTENSIONS(), ext(OID.AKID, false, seq(tlv(0x80, Buffer.alloc(20, 0xab))))])),
+        pki.leafPrivateKey, resigned(pki.rootDer, pki.rootPrivateKey, (f) => withExtensions(f, [...INT_EXTENSIONS(), ext(OID.SKID, false, tlv(0x04, Buffer.alloc(20, 0x11)))]))), 'valid'],
+      ['leaf AKID that is not the intermediate key id', () => leafEdited((f) => withExtensions(f, [...LEAF_EXTENSIONS(),
+        ext(OID.AKID, false, seq(tlv(0x80, Buffer.alloc(20, 0xcd))))])), 'valid'],
+    ]), []);
+  });
+  it('a pinned root is matched by its subject bytes and key only: v1, no keyCertSign, an undecodable SKID → valid', () => {
+    const root = (edit: (fields: Buffer[]) => Buffer[]): Buffer => resigned(pki.rootDer, pki.rootPrivateKey, edit);
+    assert.deepEqual(mismatches([
+      ['root v1', () => chainVerdict(pki.leafDer, pki.intermediateDer, pki.leafPrivateKey, root((f) => f.slice(1, 7))), 'valid'],
+      ['root keyUsage digitalSignature only', () => chainVerdict(pki.leafDer, pki.intermediateDer, pki.leafPrivateKey,
+        root((f) => withExtensions(f, [ext(OID.BC, true, hex('30030101ff')), ext(OID.KU, true, hex('03020780'))]))), 'valid'],
+      ['root SKID value NULL', () => chainVerdict(pki.leafDer, pki.intermediateDer, pki.leafPrivateKey,
+        root((f) => withExtensions(f, [ext(OID.BC, true, hex('30030101ff')), ext(OID.SKID, false, hex('0500'))]))), 'valid'],
+    ]), []);
+  });
+  it('the intermediate is read fully before its issuer is judged: undecodable or duplicate extensions → bad-certificate', () => {
+    const withInt = (...exts: Buffer[]): string => intEdited((f) => withExtensions(f, exts));
+    const [bc, ku] = INT_EXTENSIONS();
+    assert.deepEqual(mismatches([
+      ['basicConstraints value NULL', () => withInt(ext(OID.BC, true, hex('0500')), ku!), 'bad-certificate'],
+      ['basicConstraints negative pathLen', () => withInt(ext(OID.BC, true, hex('30060101ff0201ff')), ku!), 'bad-certificate'],
+      ['basicConstraints pathLen 00 00', () => withInt(ext(OID.BC, true, hex('30070101ff02020000')), ku!), 'bad-certificate'],
+      ['keyUsage value NULL', () => withInt(bc!, ext(OID.KU, true, hex('0500'))), 'bad-certificate'],
+      ['keyUsage empty BIT STRING', () => withInt(bc!, ext(OID.KU, true, hex('030100'))), 'bad-certificate'],
+      ['duplicate basicConstraints', () => withInt(bc!, ku!, bc!), 'bad-certificate'],
+      ['duplicate SKID', () => withInt(bc!, ku!, ext(OID.SKID, false, hex('04020102')), ext(OID.SKID, false, hex('04020102'))), 'bad-certificate'],
+      ['constructed issuerUniqueID', () => intEdited((f) => [...f.slice(0, 7), hex('a103030100'), ...f.slice(7)]), 'bad-certificate'],
+      // Values neither side judges: OpenSSL's "not a CA" for them (X509Certificate.ca) is not the answer.
+      ['SKID value NULL', () => withInt(bc!, ku!, ext(OID.SKID, false, hex('0500'))), 'valid'],
+      ['CRL distribution points value NULL', () => withInt(bc!, ku!, ext(OID.CRLDP, false, hex('0500'))), 'valid'],
+    ]), []);
+  });
+  it('an intermediate or leaf key the platform cannot decode (a point off the curve) → bad-certificate, not a 500', async () => {
+    const offCurve = (spki: Buffer): Buffer => Buffer.concat([spki.subarray(0, -1), Buffer.from([spki[spki.length - 1]! ^ 1])]);
+    const intJws = signCompactJws(pki.leafPrivateKey, { alg: 'ES256', x5c: [pki.leafDer,
+      resigned(pki.intermediateDer, pki.rootPrivateKey, (f) => f.map((x, i) => (i === 6 ? offCurve(x) : x))), pki.rootDer].map((d) => d.toString('base64')) }, orderPayload());
+    assert.equal(await verdict(intJws), 'bad-certificate');
+    assert.equal(leafEdited((f) => f.map((x, i) => (i === 6 ? offCurve(x) : x))), 'bad-certificate');
+  });
+  it('the leaf (never parsed by OpenSSL) follows d2i_X509 and DER: serial, names, unique IDs, the fields after the key → bad-certificate', () => {
+    const field = (index: number, value: Buffer) => (f: Buffer[]): Buffer[] => f.map((x, i) => (i === index ? value : x));
+    const exts = (f: Buffer[]): Buffer => f[7]!;
+    const cn = (tag: number, value: Buffer): Buffer => seq(tlv(0x31, seq(hex('0603550403'), tlv(tag, value))));
+    const atv = seq(hex('0603550403'), hex('0c0141'));
+    assert.deepEqual(mismatches([
+      ['serialNumber 00 01', () => leafEdited(field(1, hex('02020001'))), 'bad-certificate'],
+      ['serialNumber FF 80', () => leafEdited(field(1, hex('0202ff80'))), 'bad-certificate'],
+      ['serialNumber empty', () => leafEdited(field(1, hex('0200'))), 'bad-certificate'],
+      ['subject SEQUENCE { INTEGER }', () => leafEdited(field(5, seq(hex('020105')))), 'bad-certificate'],
+      ['subject with an empty RDN', () => leafEdited(field(5, seq(hex('3100')))), 'bad-certificate'],
+      ['subject UTF8String not UTF-8', () => leafEdited(field(5, cn(0x0c, hex('41fffe')))), 'bad-certificate'],
+      ['subject BMPString of odd length', () => leafEdited(field(5, cn(0x1e, hex('004100')))), 'bad-certificate'],
+      ['subject UniversalString of 3 bytes', () => leafEdited(field(5, cn(0x1c, hex('000041')))), 'bad-certificate'],
+      ['subject CN length 81 xx', () => leafEdited(field(5, seq(tlv(0x31, seq(hex('0603550403'), hex('0c8101 41')))))), 'bad-certificate'],
+      ['subject RDN length 82 00 xx', () => leafEdited(field(5, seq(hex('318200'), Buffer.from([atv.length]), atv))), 'bad-certificate'],
+      ['constructed issuerUniqueID', () => leafEdited((f) => [...f.slice(0, 7), hex('a103030100'), f[7]!]), 'bad-certificate'],
+      ['subjectUniqueID before issuerUniqueID', () => leafEdited((f) => [...f.slice(0, 7), hex('820200aa'), hex('810200ff'), f[7]!]), 'bad-certificate'],
+      ['an INTEGER after the extensions', () => leafEdited((f) => [...f, hex('020101')]), 'bad-certificate'],
+      ['the extensions split over two [3]', () => leafEdited((f) => [...f.slice(0, 7), tlv(0xa3, seq(...LEAF_EXTENSIONS().slice(0, 2))),
+        tlv(0xa3, seq(LEAF_EXTENSIONS()[2]!))]), 'bad-certificate'],
+      ['[3] primitive', () => leafEdited((f) => [...f.slice(0, 7), Buffer.concat([hex('83'), exts(f).subarray(1)])]), 'bad-certificate'],
+      ['an extension OID padded with 0x80', () => leafEdited((f) => withExtensions(f, [...LEAF_EXTENSIONS(), ext('2a800304', false, hex('0500'))])), 'bad-certificate'],
+      ['basicConstraints negative pathLen', () => leafEdited((f) => withExtensions(f, [ext(OID.BC, true, hex('30030201ff')), ...LEAF_EXTENSIONS().slice(1)])), 'bad-certificate'],
+    ]), []);
+  });
+  it('the critical extensions accepted are the device’s: basicConstraints, keyUsage, extKeyUsage, certificatePolicies, subjectAltName', () => {
+    const critical: Array<[string, string, Buffer]> = [
+      ['nameConstraints', OID.NC, hex('300da00b30098207746573742e636e')],
+      ['policyConstraints', OID.PC, hex('3003800100')],
+      ['inhibitAnyPolicy', OID.INHIBIT, hex('020100')],
+      ['policyMappings', OID.PM, hex('300a300806022a0306022a04')],
+    ];
+    const accepted: Array<[string, string, Buffer]> = [
+      ['extKeyUsage', OID.EKU, hex('300a06082b06010505070303')],
+      ['certificatePolicies', OID.POLICIES, hex('30083006 0604551d2000')],
+      ['subjectAltName', OID.SAN, seq(tlv(0x82, Buffer.from('a.example')))],
+    ];
+    assert.deepEqual(mismatches([
+      ...critical.flatMap(([name, oid, value]): Array<[string, () => string, string]> => [
+        [`intermediate critical ${name}`, () => intEdited((f) => withExtensions(f, [...INT_EXTENSIONS(), ext(oid, true, value)])), 'bad-certificate'],
+        [`leaf critical ${name}`, () => leafEdited((f) => withExtensions(f, [...LEAF_EXTENSIONS(), ext(oid, true, value)])), 'bad-certificate'],
+      ]),
+      ...accepted.flatMap(([name, oid, value]): Array<[string, () => string, string]> => [
+        [`intermediate critical ${name}`, () => intEdited((f) => withExtensions(f, [...INT_EXTENSIONS(), ext(oid, true, value)])), 'valid'],
+        [`leaf critical ${name}`, () => leafEdited((f) => withExtensions(f, [...LEAF_EXTENSIONS(), ext(oid, true, value)])), 'valid'],
+      ]),
+    ]), []);
+  });
+  it('a leaf whose signature field says ECDSA but that an RSA intermediate signed with RSA does not verify (X509_verify)', () => {
+    const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsaSpki = rsa.publicKey.export({ type: 'spki', format: 'der' });
+    const int = resigned(pki.intermediateDer, pki.rootPrivateKey, (f) => f.map((x, i) => (i === 6 ? rsaSpki : x)));
+    const leaf = resigned(pki.leafDer, rsa.privateKey, (f) => f);
+    assert.equal(new crypto.X509Certificate(leaf).verify(rsa.publicKey), false);
+    assert.equal(chainVerdict(leaf, int, pki.leafPrivateKey), 'untrusted-chain');
   });
 });
 

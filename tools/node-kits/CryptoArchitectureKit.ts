@@ -51,6 +51,9 @@ function importSpki(der: Buffer, curve: CurveInfo): crypto.KeyObject | undefined
       format: 'jwk',
     });
   }
+  // The point at infinity (a BIT STRING holding one 00 octet) decodes, but node aborts the process on reading its
+  // details (an assertion in ExportJWKEcKey / GetEcKeyDetail); no verifier can use it, so it is refused here.
+  if (der.length >= 4 && der.subarray(der.length - 4).equals(Buffer.from('03020000', 'hex'))) return undefined;
   const key = crypto.createPublicKey({ key: der, format: 'der', type: 'spki' });
   const name = key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
   return name === curve.nodeName || name === curve.jwkCrv ? key : undefined;

@@ -25,7 +25,7 @@
 import * as crypto from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
-import { BasicConstraints, Certificate, Extensions, KeyUsage, Name, Time } from '@peculiar/asn1-x509';
+import { BasicConstraints, Certificate, Extensions, KeyUsage, Name } from '@peculiar/asn1-x509';
 import { BusinessError } from './BasicServicesKit';
 import { publicKeyFromSpki, type cryptoFramework } from './CryptoArchitectureKit';
 
@@ -149,11 +149,23 @@ function parseAsn1Time(text: string): number | undefined {
   return ms;
 }
 
-function timeOf(t: Time): Date {
-  const d = t.utcTime ?? t.generalTime;
-  if (!d) throw cryptoError('the certificate has no validity time.');
+/**
+ * A validity time as OpenSSL reads it (ASN1_TIME_to_tm, through node:crypto's ASN1_TIME_print text): it also takes
+ * times DER forbids (no seconds, fractions, offsets), which ASN1_TIME_normalize turns into whole seconds in UTC; a
+ * time it cannot read fails (19030001).
+ */
+function timeOf(printed: string): Date {
+  // ASN1_TIME_print: 'Mmm dd hh:mm:ss[.fff] yyyy GMT' ('Bad time value' when it cannot read it). Parsed by hand:
+  // Date would read the years 0–99 as 19xx/20xx.
+  const m = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? (\d{1,4}) GMT$/.exec(printed);
+  const month = m ? MONTHS.indexOf(m[1]!) : -1;
+  if (!m || month < 0) throw cryptoError(`Failed to normalize asn1 time: ${printed}.`);
+  const d = new Date(Date.UTC(2000, month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])));
+  d.setUTCFullYear(Number(m[6]));
   return d;
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 function checkBlob(blob: unknown, name: string): Uint8Array {
   const data = (blob as DataBlob | null | undefined)?.data;
@@ -302,6 +314,11 @@ class X509Cert {
     return this.asn.tbsCertificate;
   }
 
+  /** @internal the OpenSSL reading createX509Cert made of the same bytes */
+  adoptOpenssl(openssl: crypto.X509Certificate): void {
+    this.nodeCert = openssl;
+  }
+
   /** node:crypto's view of the same bytes (OpenSSL), for signatures and the public key. */
   private node(): crypto.X509Certificate {
     this.nodeCert ??= new crypto.X509Certificate(this.encoded());
@@ -380,10 +397,10 @@ class X509Cert {
     if (typeof date !== 'string') throw new BusinessError(E_INVALID_PARAMS, 'invalid params. date must be a string.');
     const at = parseAsn1Time(date);
     if (at === undefined) throw cryptoError('Failed to set time for asn1 time.');
-    if (at < timeOf(this.tbs.validity.notBefore).getTime()) {
+    if (at < timeOf(this.node().validFrom).getTime()) {
       throw new BusinessError(CertResult.ERR_CERT_NOT_YET_VALID, 'the certificate has not taken effect.');
     }
-    if (at > timeOf(this.tbs.validity.notAfter).getTime()) {
+    if (at > timeOf(this.node().validTo).getTime()) {
       throw new BusinessError(CertResult.ERR_CERT_HAS_EXPIRED, 'the certificate has expired.');
     }
   }
@@ -393,11 +410,11 @@ class X509Cert {
   }
 
   getNotBeforeTime(): string {
-    return asn1TimeString(timeOf(this.tbs.validity.notBefore));
+    return asn1TimeString(timeOf(this.node().validFrom));
   }
 
   getNotAfterTime(): string {
-    return asn1TimeString(timeOf(this.tbs.validity.notAfter));
+    return asn1TimeString(timeOf(this.node().validTo));
   }
 
   getSignature(): DataBlob {
@@ -491,6 +508,19 @@ function blockWarnings(block: { warnings?: string[] } | undefined): number {
 }
 
 /**
+ * Whether the length octets of the TLV `raw` are in their shortest form (X.690 10.1): asn1js does not flag a long
+ * form whose first length byte is 0 (83 00 01 23).
+ */
+function lengthIsMinimal(raw: Uint8Array): boolean {
+  let at = 1;
+  if ((raw[0]! & 0x1f) === 0x1f) while (at < raw.length && (raw[at++]! & 0x80) !== 0);
+  const first = raw[at];
+  if (first === undefined || first < 0x80) return true;
+  const count = first & 0x7f;
+  return count > 0 && raw[at + 1] !== 0 && !(count === 1 && raw[at + 1]! < 0x80);
+}
+
+/**
  * Whether asn1js decoded `node` from DER (X.690 §10): definite minimal lengths, minimal integers, BOOLEAN as 00/FF,
  * strings primitive; and, for the extension list (`extensions`), no explicit DEFAULT FALSE critical flag. This is
  * what decides whether OpenSSL's re-encoding of the parsed tbsCertificate equals its bytes.
@@ -501,7 +531,8 @@ function isDer(node: asn1js.AsnType, extensions = false): boolean {
     lenBlock: { isIndefiniteForm: boolean; warnings?: string[] };
     valueBlock: { value?: asn1js.AsnType[]; valueHexView?: Uint8Array; warnings?: string[] };
   };
-  if (n.lenBlock.isIndefiniteForm || blockWarnings(n.lenBlock) + blockWarnings(n.idBlock) + blockWarnings(n.valueBlock) > 0) {
+  if (n.lenBlock.isIndefiniteForm || blockWarnings(n.lenBlock) + blockWarnings(n.idBlock) + blockWarnings(n.valueBlock) > 0 ||
+    !lengthIsMinimal((node as unknown as { valueBeforeDecodeView: Uint8Array }).valueBeforeDecodeView)) {
     return false;
   }
   const universal = n.idBlock.tagClass === 1;
@@ -536,7 +567,34 @@ function extensionsNode(tbs: asn1js.AsnType): asn1js.AsnType | undefined {
 
 /** The first certificate in `der` (d2i_X509_bio reads one object; what follows is not looked at). */
 function parseDer(der: Uint8Array): X509Cert {
-  const decoded = asn1js.fromBER(der);
+  // d2i_X509 itself: what OpenSSL refuses (a field too many or missing, an empty INTEGER, a malformed name string…)
+  // fails on the device whatever a JavaScript schema accepts. node:crypto reads exactly one certificate; bytes after
+  // it are cut off first, as d2i_X509_bio ignores them.
+  let openssl: crypto.X509Certificate;
+  let decoded: ReturnType<typeof asn1js.fromBER>;
+  try {
+    openssl = new crypto.X509Certificate(der.subarray(0, firstElementLength(der)));
+    decoded = asn1js.fromBER(der);
+  } catch (e) {
+    throw new BusinessError(E_INVALID_PARAMS, `invalid params. create X509Cert failed: ${(e as Error).message}`);
+  }
+  const cert = parseAsn(der, decoded);
+  cert.adoptOpenssl(openssl);
+  return cert;
+}
+
+/** Length of the definite-length TLV at the start of `der` (all of `der` for anything else: OpenSSL then judges). */
+function firstElementLength(der: Uint8Array): number {
+  const first = der[1];
+  if (der.length < 2 || first === undefined || first === 0x80) return der.length;
+  if (first < 0x80) return Math.min(der.length, 2 + first);
+  const count = first & 0x7f;
+  let length = 0;
+  for (let i = 0; i < count; i++) length = length * 256 + (der[2 + i] ?? 0);
+  return Math.min(der.length, 2 + count + length);
+}
+
+function parseAsn(der: Uint8Array, decoded: ReturnType<typeof asn1js.fromBER>): X509Cert {
   let asn: Certificate;
   try {
     if (decoded.offset === -1) throw new Error(decoded.result.error);
@@ -560,6 +618,7 @@ function parseDer(der: Uint8Array): X509Cert {
   const outer = decoded.result as unknown as { lenBlock: { isIndefiniteForm: boolean; warnings?: string[] };
     valueBlock: { value: asn1js.AsnType[] }; valueBeforeDecodeView: Uint8Array };
   const certIsDer = tbsIsDer && !outer.lenBlock.isIndefiniteForm && blockWarnings(outer.lenBlock) === 0 &&
+    lengthIsMinimal(outer.valueBeforeDecodeView) &&
     outer.valueBlock.value.slice(1).every((c) => isDer(c));
   const extensionsRaw = tbsIsDer && exts !== undefined ? (exts as unknown as { valueBeforeDecodeView: Uint8Array }).valueBeforeDecodeView : undefined;
   const viewOf = (b: asn1js.AsnType): Uint8Array => (b as unknown as { valueBeforeDecodeView: Uint8Array }).valueBeforeDecodeView;

@@ -233,6 +233,45 @@ function intermediateSignedAs(pki: TestPki, payload: object, shape: SignatureSha
   return jwsWith(pki.leafPrivateKey, [pki.leafDer, resignedAs(pki.intermediateDer, pki.rootPrivateKey, shape), pki.rootDer], payload);
 }
 
+/** `tbs` with its field `index` (0 = version, 1 = serialNumber, … 4 = validity, 6 = subjectPublicKeyInfo) replaced. */
+function withTbsField(tbs: Buffer, index: number, field: Buffer | ((old: Buffer) => Buffer)): Buffer {
+  const fields = childrenOf(tbs, readTlv(tbs, 0)).map((t) => tbs.subarray(t.start, t.end));
+  fields[index] = typeof field === 'function' ? field(fields[index]!) : field;
+  return tlv(0x30, Buffer.concat(fields));
+}
+
+/** The pki's intermediate with its tbsCertificate rewritten by `edit` and re-signed by the root (same key and name). */
+function intermediateTbsEdited(pki: TestPki, payload: object, edit: (tbs: Buffer) => Buffer): string {
+  const der = pki.intermediateDer;
+  const tbsTlv = childrenOf(der, readTlv(der, 0))[0]!;
+  const tbs = edit(der.subarray(tbsTlv.start, tbsTlv.end));
+  return jwsWith(pki.leafPrivateKey, [pki.leafDer, resign(tbs, pki.rootPrivateKey), pki.rootDer], payload);
+}
+
+/** A DER Validity of two raw time elements (tag 0x17 UTCTime or 0x18 GeneralizedTime, text as given). */
+function validityOf(notBefore: [number, string], notAfter: [number, string]): Buffer {
+  const time = ([tag, text]: [number, string]): Buffer => tlv(tag, Buffer.from(text, 'latin1'));
+  return tlv(0x30, Buffer.concat([time(notBefore), time(notAfter)]));
+}
+
+/** UTCTime text YYMMDDHHMMSSZ of `ms` (1950–2049). */
+function utcText(ms: number): string {
+  return new Date(ms).toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');
+}
+
+/** The P-256 SubjectPublicKeyInfo of `key` with its point rewritten: compressed (02/03 ‖ X) or X ‖ (Y + 1). */
+function p256Spki(key: crypto.KeyObject, form: 'compressed' | 'off-curve'): Buffer {
+  const der = crypto.createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const prefix = der.subarray(0, 23);
+  const x = der.subarray(27, 59);
+  const y = Buffer.from(der.subarray(59, 91));
+  if (form === 'compressed') {
+    return tlv(0x30, Buffer.concat([prefix.subarray(2), tlv(0x03, Buffer.concat([Buffer.from([0, 2 + (y[31]! & 1)]), x]))]));
+  }
+  y[31] = y[31]! ^ 0x01;
+  return tlv(0x30, Buffer.concat([prefix.subarray(2), tlv(0x03, Buffer.concat([Buffer.from([0, 4]), x, y]))]));
+}
+
 // --- shared certificate vectors -----------------------------------------------------------------------------------
 
 /** One odd chain and the verdict both verifiers give it ('valid' or a RejectionReason code). */
@@ -418,5 +457,43 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
       jws: intermediateSignedAs(pki, payload, { outer: ecdsaAlgorithm('sha256', true), digest: 'sha256' }) },
     { name: 'an intermediate whose signature BIT STRING declares 1 unused bit', expected: 'untrusted-chain',
       jws: intermediateSignedAs(pki, payload, { outer: ecdsaAlgorithm('sha256'), digest: 'sha256', unusedBits: 1 }) },
+    // What the platform reads but a DER certificate cannot hold, and keys it cannot use: bad-certificate on both sides.
+    { name: 'an intermediate whose basicConstraints value is NULL (not a BasicConstraints)', expected: 'bad-certificate',
+      jws: intermediateTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, '2.5.29.19',
+        (_ext, parts) => [parts[0]!, parts[1]!, tlv(0x04, Buffer.from('0500', 'hex'))])) },
+    { name: 'an intermediate whose basicConstraints pathLenConstraint is negative', expected: 'bad-certificate',
+      jws: intermediateTbsEdited(pki, payload, (tbs) => withExtensionEdited(tbs, '2.5.29.19',
+        (_ext, parts) => [parts[0]!, parts[1]!, tlv(0x04, Buffer.from('30060101ff0201ff', 'hex'))])) },
+    { name: 'an intermediate with a critical nameConstraints (an extension neither side processes)', expected: 'bad-certificate',
+      jws: await (async (): Promise<string> => {
+        const int = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=Name Constrained Intermediate', [...intermediateExtensions(),
+          rawExtension('2.5.29.30', true, '300da00b30098207746573742e636e')]);
+        const leaf = await issue(int.der, int.key, 'CN=Leaf Under Name Constraints', signingLeafExtensions());
+        return jwsWith(leaf.key, [leaf.der, int.der, pki.rootDer], payload);
+      })() },
+    { name: 'a leaf whose serialNumber is not minimal (00 01)', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 1, tlv(0x02, Buffer.from('0001', 'hex')))) },
+    { name: 'a leaf whose notBefore is a UTCTime without seconds', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
+        validityOf([0x17, utcText(now - DAY).replace(/\d\dZ$/, 'Z')], [0x17, utcText(now + 300 * DAY)]))) },
+    { name: 'a leaf whose notBefore is a UTCTime with an offset (+0100)', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
+        validityOf([0x17, utcText(now - DAY).replace(/Z$/, '+0100')], [0x17, utcText(now + 300 * DAY)]))) },
+    { name: 'a leaf whose notBefore is month 13', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
+        validityOf([0x17, '201301000000Z'], [0x17, utcText(now + 300 * DAY)]))) },
+    { name: 'a leaf whose validity is GeneralizedTime before 2050 (the platform and the server read it)', expected: 'valid',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
+        validityOf([0x18, `20${utcText(now - DAY)}`], [0x18, `20${utcText(now + 300 * DAY)}`]))) },
+    { name: 'a leaf with a compressed P-256 key', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 6, p256Spki(pki.leafPrivateKey, 'compressed'))) },
+    { name: 'a leaf whose key is a point off the curve', expected: 'bad-certificate',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 6, p256Spki(pki.leafPrivateKey, 'off-curve'))) },
+    { name: 'a leaf whose issuer differs from the intermediate subject only in letter case', expected: 'untrusted-chain',
+      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 3, (issuer) => {
+        const text = issuer.toString('latin1');
+        const at = text.search(/[A-Z](?=[a-z])/);
+        return Buffer.from(text.substring(0, at) + text[at]!.toLowerCase() + text.substring(at + 1), 'latin1');
+      })) },
   ];
 }

@@ -1,7 +1,7 @@
 // Server-side verifier for IAP Kit JWS (jwsPurchaseOrder, jwsSubscriptionStatus, jwsNotification): node:crypto for
-// parsing, the CA flag, chain signatures and keys; asn1js + @peculiar/asn1-x509 (CertificateReader.ts) for the version,
-// extensions and DER rules node:crypto does not expose (full @peculiar/x509 objects measured too slow for the cold
-// path); lru-cache.
+// parsing the intermediate, chain signatures and keys; asn1js + @peculiar/asn1-x509 (CertificateReader.ts) for the
+// version, names, extensions and DER rules node:crypto does not expose (full @peculiar/x509 objects measured too slow
+// for the cold path); lru-cache.
 //
 // Rules (facts §4): alg must be ES256; x5c must hold exactly 3 certificates (leaf, intermediate, root); the leaf and
 // the intermediate are validated up to a PINNED root from configuration (the root inside x5c is never trusted, not
@@ -17,7 +17,7 @@
 // bytes), with expiry. A hit skips certificate parsing and chain signatures, but validity at signedTime is still
 // checked and the JWS signature is always verified with the cached leaf KeyObject.
 import * as crypto from 'node:crypto';
-import { CertificateError, crlDistributionUris, readCertificate, type CertificateInfo } from './CertificateReader';
+import { CertificateError, crlDistributionUris, readCertificate, readNames, type CertificateInfo } from './CertificateReader';
 import { RejectError } from './Errors';
 import { LRUCache } from 'lru-cache';
 
@@ -72,8 +72,9 @@ export interface VerifiedJws<T = Record<string, unknown>> {
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const OID_CRL_DP = '2.5.29.31';
-// Critical extensions a PKIX validator understands; any other critical extension makes a certificate unusable.
-const KNOWN_CRITICAL = new Set(['2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.30', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.37', '2.5.29.54']);
+// The critical extensions the device understands (basicConstraints, keyUsage, extKeyUsage, certificatePolicies,
+// subjectAltName); any other critical extension makes a certificate unusable, on both sides.
+const KNOWN_CRITICAL = new Set(['2.5.29.19', '2.5.29.15', '2.5.29.37', '2.5.29.32', '2.5.29.17']);
 const KU_DIGITAL_SIGNATURE = 1 << 0;
 const KU_KEY_CERT_SIGN = 1 << 5;
 const MAX_JWS_LENGTH = 64 * 1024;
@@ -138,6 +139,8 @@ interface CheckedJws {
 export class JwsVerifier {
   private readonly roots: crypto.X509Certificate[];
   private readonly rootKeys: crypto.KeyObject[];
+  /** DER of each root's subject Name, which an intermediate's issuer must equal byte for byte. */
+  private readonly rootSubjects: Buffer[];
   private readonly intCache: ExpiringLru<IntermediateEntry> | undefined;
   private readonly leafOid: string;
   private readonly cache: ExpiringLru<ValidatedChain> | undefined;
@@ -146,9 +149,12 @@ export class JwsVerifier {
 
   constructor(opts: JwsVerifierOptions) {
     const pems = Array.isArray(opts.trustedRootsPem) ? opts.trustedRootsPem : [opts.trustedRootsPem];
-    this.roots = pems.flatMap(splitPem).map((der) => new crypto.X509Certificate(der));
+    const rootDers = pems.flatMap(splitPem);
+    this.roots = rootDers.map((der) => new crypto.X509Certificate(der));
     if (this.roots.length === 0) throw new Error('JwsVerifier: no trusted root certificate in trustedRootsPem');
     this.rootKeys = this.roots.map((r) => r.publicKey);
+    // Read apart from readCertificate: a pinned root may be v1 or carry no extensions.
+    this.rootSubjects = rootDers.map((der) => readNames(der).subject);
     this.leafOid = opts.requiredLeafOid ?? HUAWEI_IAP_LEAF_OID;
     const c = opts.cache === undefined ? {} : opts.cache;
     this.cache = c === false ? undefined : new ExpiringLru<ValidatedChain>(c.maxEntries ?? 1024, c.ttlMs ?? 3_600_000);
@@ -280,12 +286,6 @@ export class JwsVerifier {
     return Buffer.from(b64, 'base64');
   }
 
-  private fields(der: Buffer, what: string): CertificateInfo {
-    const f = this.parseFields(der, what);
-    this.checkCritical(f, what);
-    return f;
-  }
-
   private parseFields(der: Buffer, what: string): CertificateInfo {
     try {
       return readCertificate(der);
@@ -308,6 +308,8 @@ export class JwsVerifier {
   private intermediateFor(intB64: string, now: number): IntermediateEntry {
     const hit = this.intCache?.get(intB64, now);
     if (hit) return hit;
+    // Read fully first (OpenSSL's parse, the reader's rules, the key), as the device reads it: what it cannot read is a
+    // bad-certificate whatever its issuer.
     const der = this.decodeCert(intB64, 'intermediate certificate');
     let cert: crypto.X509Certificate;
     try {
@@ -315,39 +317,63 @@ export class JwsVerifier {
     } catch {
       throw new RejectError('bad-certificate', 'intermediate certificate is not an X.509 certificate');
     }
-    // The x5c root (third entry) is ignored on purpose: only the pinned roots are anchors.
-    const rootIdx = this.roots.findIndex((r, k) => cert.checkIssued(r) && cert.verify(this.rootKeys[k]!));
-    if (rootIdx < 0) throw new RejectError('untrusted-chain', 'intermediate is not issued by the pinned root');
     const fields = this.parseFields(der, 'intermediate');
+    let key: crypto.KeyObject;
+    try {
+      key = cert.publicKey;
+    } catch {
+      // OpenSSL parses a certificate whose key it cannot decode (an off-curve point); the device refuses to read it.
+      throw new RejectError('bad-certificate', 'intermediate public key cannot be decoded');
+    }
+    // The x5c root (third entry) is ignored on purpose: only the pinned roots are anchors. Names are compared byte for
+    // byte (the device cannot do RFC 4518 matching, nor does it judge AKID/SKID); X509_verify checks the signature.
+    const rootIdx = this.roots.findIndex((_r, k) => fields.issuer.equals(this.rootSubjects[k]!) && cert.verify(this.rootKeys[k]!));
+    if (rootIdx < 0) throw new RejectError('untrusted-chain', 'intermediate is not issued by the pinned root');
     // A self-issued "intermediate" is a root (the pinned one, signed by itself): the leaf would be issued by a root.
     if (fields.issuer.equals(fields.subject)) {
       throw new RejectError('untrusted-chain', 'the intermediate is a self-issued root certificate, not an intermediate CA');
     }
-    if (!cert.ca) throw new RejectError('untrusted-chain', 'intermediate is not a CA');
-    if (fields.basicConstraintsCa === undefined) throw new RejectError('untrusted-chain', 'intermediate lacks basicConstraints');
+    // basicConstraints as the reader decoded it, not X509Certificate.ca: OpenSSL answers "not a CA" when any extension
+    // it caches (an SKID, a CRL distribution point) does not decode, values the device does not judge.
+    if (fields.basicConstraintsCa !== true) throw new RejectError('untrusted-chain', 'intermediate is not a CA');
     if (fields.keyUsage !== undefined && !(fields.keyUsage & KU_KEY_CERT_SIGN)) {
       throw new RejectError('untrusted-chain', 'intermediate key usage lacks keyCertSign');
     }
     this.checkCritical(fields, 'intermediate');
-    const entry: IntermediateEntry = { cert, key: cert.publicKey, fields, root: this.roots[rootIdx]!, crlUris: crlUrisOf(fields) };
+    const entry: IntermediateEntry = { cert, key, fields, root: this.roots[rootIdx]!, crlUris: crlUrisOf(fields) };
     this.intCache?.set(intB64, entry, now);
     return entry;
   }
 
   private validateChain(leafB64: string, intB64: string, now: number): ValidatedChain {
-    const int = this.intermediateFor(intB64, now);
+    // The leaf is read before the intermediate, as on the device.
     const leafDer = this.decodeCert(leafB64, 'leaf certificate');
-    const lf = this.fields(leafDer, 'leaf');
+    const lf = this.parseFields(leafDer, 'leaf');
+    // ES256 needs an EC P-256 leaf key: SubjectPublicKeyInfo = fixed prefix || 04 || X || Y. Imported now, as the
+    // device's platform reads the key with the certificate: a point it cannot decode is an unreadable certificate.
+    const p256 = lf.spki.length === 91 && lf.spki.subarray(0, 27).equals(P256_SPKI_PREFIX);
+    let leafKey: crypto.KeyObject | undefined;
+    if (p256) {
+      try {
+        leafKey = crypto.createPublicKey({
+          key: { kty: 'EC', crv: 'P-256', x: lf.spki.subarray(27, 59).toString('base64url'), y: lf.spki.subarray(59, 91).toString('base64url') },
+          format: 'jwk',
+        });
+      } catch {
+        throw new RejectError('bad-certificate', 'leaf public key is not a valid P-256 point');
+      }
+    }
+    const int = this.intermediateFor(intB64, now);
 
-    // Fast path: ECDSA-signed leaf whose issuer Name is byte-identical to the intermediate's subject — verify the
-    // TBS signature directly. Anything else goes through OpenSSL's full certificate parser. Either way the rules are
-    // X509_verify's (the intermediate's check here, every certificate's on the device): differing signature
-    // algorithm fields or a signature with unused bits do not verify, whatever the key.
+    // Issued iff the leaf's issuer Name is byte-identical to the intermediate's subject and the signature verifies
+    // with X509_verify's rules (the intermediate's check here, every certificate's on the device): differing
+    // signature algorithm fields or a signature with unused bits do not verify, whatever the key. An ECDSA-signed leaf
+    // under an EC intermediate is verified directly over its TBS; anything else goes through OpenSSL's parser.
     const hash = ECDSA_SIG_HASH.get(lf.sigAlgOid);
     let issued: boolean;
-    if (!lf.sigAlgMatchesTbs || lf.signatureUnusedBits !== 0) {
+    if (!lf.issuer.equals(int.fields.subject) || !lf.sigAlgMatchesTbs || lf.signatureUnusedBits !== 0) {
       issued = false;
-    } else if (hash !== undefined && lf.issuer.equals(int.fields.subject)) {
+    } else if (hash !== undefined && int.key.asymmetricKeyType === 'ec') {
       try {
         issued = crypto.verify(hash, lf.tbs, { key: int.key, dsaEncoding: 'der' }, lf.signature);
       } catch {
@@ -360,9 +386,10 @@ export class JwsVerifier {
       } catch {
         throw new RejectError('bad-certificate', 'leaf certificate is not an X.509 certificate');
       }
-      issued = leaf.checkIssued(int.cert) && leaf.verify(int.key);
+      issued = leaf.verify(int.key);
     }
     if (!issued) throw new RejectError('untrusted-chain', 'leaf is not issued by the intermediate');
+    this.checkCritical(lf, 'leaf');
     if (lf.basicConstraintsCa === true) throw new RejectError('bad-certificate', 'leaf is a CA certificate, not an end-entity signing leaf');
     if (lf.keyUsage !== undefined && !(lf.keyUsage & KU_DIGITAL_SIGNATURE)) {
       throw new RejectError('bad-certificate', 'leaf key usage lacks digitalSignature');
@@ -370,19 +397,7 @@ export class JwsVerifier {
     if (!lf.extensions.some((e) => !e.critical && e.oid === this.leafOid)) {
       throw new RejectError('missing-oid', 'leaf lacks the IAP extension OID as a non-critical extension');
     }
-    // ES256 needs an EC P-256 leaf key: SubjectPublicKeyInfo = fixed prefix || 04 || X || Y.
-    if (lf.spki.length !== 91 || !lf.spki.subarray(0, 27).equals(P256_SPKI_PREFIX)) {
-      throw new RejectError('bad-certificate', 'leaf key is not an uncompressed EC P-256 key');
-    }
-    let leafKey: crypto.KeyObject;
-    try {
-      leafKey = crypto.createPublicKey({
-        key: { kty: 'EC', crv: 'P-256', x: lf.spki.subarray(27, 59).toString('base64url'), y: lf.spki.subarray(59, 91).toString('base64url') },
-        format: 'jwk',
-      });
-    } catch {
-      throw new RejectError('bad-certificate', 'leaf public key is not a valid P-256 point');
-    }
+    if (leafKey === undefined) throw new RejectError('bad-certificate', 'leaf key is not an uncompressed EC P-256 key');
     return {
       leafDer,
       leafSerialHex: lf.serialHex,
