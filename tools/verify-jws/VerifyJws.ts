@@ -183,7 +183,9 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
     if (e instanceof mod.VerifierUnavailableError) {
       return { exitCode: 3, stdout: '', stderr: `unavailable: ${oneLine((e as Error).message)}\n` };
     }
-    throw e;
+    // The pinned roots are read on first use: a root the verifier cannot work with (no EC key) is reported like
+    // an unreadable --root file.
+    return { exitCode: 2, stdout: '', stderr: `--root ${args.root}: ${oneLine((e as Error).message)}\n` };
   }
 }
 
