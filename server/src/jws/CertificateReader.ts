@@ -320,7 +320,11 @@ function checkName(name: Buffer): true {
   if (!isSequence(top) || top.end !== name.length) throw new CertificateError('a Name is a SEQUENCE');
   for (const rdn of elementsIn(name, top)) {
     const atvs = rdn.tagClass === TAG_CLASS_UNIVERSAL && rdn.tagNumber === TAG_SET && rdn.constructed ? elementsIn(name, rdn) : [];
-    if (atvs.length === 0) throw new CertificateError('a RelativeDistinguishedName is a non-empty SET');
+    // RFC 5280 wants at least one AttributeTypeAndValue, but d2i_X509 reads an empty SET, so the device reads it too
+    // (and nothing is judged on it): only a SET is required.
+    if (!(rdn.tagClass === TAG_CLASS_UNIVERSAL && rdn.tagNumber === TAG_SET && rdn.constructed)) {
+      throw new CertificateError('a RelativeDistinguishedName is a SET');
+    }
     for (const atv of atvs) {
       const parts = isSequence(atv) ? elementsIn(name, atv) : [];
       const [type, value] = parts;
@@ -399,7 +403,14 @@ const KEY_USAGE = new Memo((value: Buffer): number => {
 });
 const BASIC_CONSTRAINTS_CA = new Memo((value: Buffer): boolean => {
   const block = derBlock(value, 'basicConstraints');
-  const pathLen = childrenOf(block).find((c) => c instanceof asn1js.Integer);
+  // SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }, nothing else and in that order, as the
+  // device's ExtensionDerChecker requires (the schema decoder would skip an extra or repeated element).
+  const fields = childrenOf(block);
+  const shape = fields.map((c) => (c instanceof asn1js.Boolean ? 'b' : c instanceof asn1js.Integer ? 'i' : '?')).join('');
+  if (!(block instanceof asn1js.Sequence) || !['', 'b', 'i', 'bi'].includes(shape)) {
+    throw new CertificateError('bad basicConstraints: not a BasicConstraints SEQUENCE');
+  }
+  const pathLen = fields.find((c) => c instanceof asn1js.Integer);
   // pathLenConstraint INTEGER (0..MAX): OpenSSL marks a negative one invalid, and the device refuses it.
   if (pathLen instanceof asn1js.Integer && (pathLen.valueBlock.valueHexView[0]! & 0x80) !== 0) {
     throw new CertificateError('bad basicConstraints: negative pathLenConstraint');

@@ -362,6 +362,13 @@ export class JwsVerifier {
       } catch {
         throw new RejectError('bad-certificate', 'leaf public key is not a valid P-256 point');
       }
+    } else {
+      try {
+        crypto.createPublicKey({ key: lf.spki, format: 'der', type: 'spki' });
+      } catch {
+        // The device's platform decodes every key when it reads the certificate (an unknown curve, a broken point).
+        throw new RejectError('bad-certificate', 'leaf public key cannot be decoded');
+      }
     }
     const int = this.intermediateFor(intB64, now);
 

@@ -53,6 +53,11 @@ function offCurve(k: Key): Buffer {
 export const cases: Array<() => Case> = [
   // intermediate extension defects
   intWith('int duplicate basicConstraints', (i, r) => [...intExts(i, r), bcExt(true, 0)]),
+  // basicConstraints values a schema decoder reads as cA TRUE but that are no BasicConstraints (a mutation fuzz found
+  // the server accepting them): a [0] tag for the SEQUENCE, a repeated pathLen, the fields in the wrong order.
+  intWith('int basicConstraints [0]-tagged instead of SEQUENCE', (i, r) => [ext(OID.BC, true, hex('a0030101ff')), ...intExts(i, r).slice(1)]),
+  intWith('int basicConstraints with a second pathLen', (i, r) => [ext(OID.BC, true, hex('30090101ff020100020100')), ...intExts(i, r).slice(1)]),
+  intWith('int basicConstraints pathLen before cA', (i, r) => [ext(OID.BC, true, hex('30060201000101ff')), ...intExts(i, r).slice(1)]),
   intWith('int duplicate keyUsage', (i, r) => [...intExts(i, r), kuExt([5, 6])]),
   intWith('int duplicate SKID', (i, r) => [...intExts(i, r), skidExt(skidOf(i.spki))]),
   intWith('int duplicate unknown non-critical ext', (i, r) => [...intExts(i, r), ext('1.2.3.4', false, hex('0500')), ext('1.2.3.4', false, hex('0500'))]),
