@@ -247,7 +247,8 @@ export async function runJwsBench(ctx: BenchContext): Promise<ItemOutput> {
     onDeviceNodeCertKitMicrosPerOp: round(kitUs, 1),
     onDeviceCoreMicrosPerOp: round(coreUs, 1),
     onDeviceSplitNote: 'on-device µs per JWS = core (policy, codecs, CryptoKitPort over node:crypto) + the Node stand-in of ' +
-      '@kit.DeviceCertificateKit (tools/node-kits/DeviceCertificateKit.ts: ASN.1 decoding in JavaScript, native on a device)',
+      '@kit.DeviceCertificateKit (tools/node-kits/DeviceCertificateKit.ts: OpenSSL\'s parse through node:crypto plus ASN.1 ' +
+      'decoding in JavaScript, and the chain signatures; native on a device)',
     nodeCryptoFloorPerSec: perSec(cold.nodeCrypto!),
     nodeCryptoFloorNote: 'node:crypto alone: parse 2 certificates, 2 chain signatures, 1 ES256 verify (no policy checks)',
   });

@@ -4,6 +4,7 @@ import * as crypto from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { basicConstraintsCa, CertificateError, crlDistributionUris, keyUsageBits, readCertificate, readNames } from '../src/jws/CertificateReader';
 import { createTestPki, type TestPki } from '../../tools/testing/TestPki';
+import { hex, parts, seq, set, tlv } from '../../tools/testing/DerBytes';
 
 let pki: TestPki;
 
@@ -13,43 +14,6 @@ before(async () => {
 
 // --- a few DER tools: the reader never checks a signature, so edited certificates are not re-signed ---------------
 
-const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
-
-/** DER TLV of `content` under the one-byte `tag`. */
-function tlv(tag: number, content: Buffer): Buffer {
-  const n = content.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-  return Buffer.concat([Buffer.from([tag, ...len]), content]);
-}
-
-interface Tlv { start: number; contentStart: number; end: number }
-
-function readTlv(der: Buffer, pos: number): Tlv {
-  let len = der[pos + 1]!;
-  let p = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + der[p + i]!;
-    p += n;
-  }
-  return { start: pos, contentStart: p, end: p + len };
-}
-
-/** The elements inside the (constructed) element at `pos`, as byte strings. */
-function parts(der: Buffer, pos = 0): Buffer[] {
-  const t = readTlv(der, pos);
-  const out: Buffer[] = [];
-  for (let p = t.contentStart; p < t.end;) {
-    const c = readTlv(der, p);
-    out.push(der.subarray(c.start, c.end));
-    p = c.end;
-  }
-  return out;
-}
-
-const seq = (...p: Buffer[]): Buffer => tlv(0x30, Buffer.concat(p));
-const set = (...p: Buffer[]): Buffer => tlv(0x31, Buffer.concat(p));
 const OID_CN = hex('0603550403');
 /** A Name of one RDN holding the CN `value` under `tag`. */
 const cnName = (tag: number, value: Buffer): Buffer => seq(set(seq(OID_CN, tlv(tag, value))));

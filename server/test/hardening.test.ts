@@ -18,6 +18,7 @@ import {
   withForeignX5cRoot,
 } from '../../tools/testing/OddChains';
 import { createTestPki, signCompactJws, type TestPki } from '../../tools/testing/TestPki';
+import { hex, parts, seq, tlv } from '../../tools/testing/DerBytes';
 import { RejectError } from '../src/jws/Errors';
 import { JwsVerifier } from '../src/jws/JwsVerifier';
 import {
@@ -100,36 +101,8 @@ describe('chains the functional tests do not build', () => {
 
 // --- DER tools for the certificate rules below (edited certificates are re-signed by their issuer's key) ----------
 
-const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
-
-function tlv(tag: number, content: Buffer): Buffer {
-  const n = content.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-  return Buffer.concat([Buffer.from([tag, ...len]), content]);
-}
-
-/** The elements inside the constructed DER element `der`. */
-function parts(der: Buffer): Buffer[] {
-  const header = (p: number): [number, number] => {
-    const first = der[p + 1]!;
-    if (first < 0x80) return [p + 2, first];
-    let len = 0;
-    for (let i = 0; i < (first & 0x7f); i++) len = len * 256 + der[p + 2 + i]!;
-    return [p + 2 + (first & 0x7f), len];
-  };
-  const [start, length] = header(0);
-  const out: Buffer[] = [];
-  for (let p = start; p < start + length;) {
-    const [c, len] = header(p);
-    out.push(der.subarray(p, c + len));
-    p = c + len;
-  }
-  return out;
-}
-
 /** The content of the DER element `el`. */
 const contentOf = (el: Buffer): Buffer => el.subarray(el[1]! < 0x80 ? 2 : 2 + (el[1]! & 0x7f));
-const seq = (...p: Buffer[]): Buffer => tlv(0x30, Buffer.concat(p));
 const ECDSA_SHA256 = hex('300a06082a8648ce3d040302');
 
 /** A certificate of `tbsFields` signed by `key` (ECDSA with SHA-256 unless the key is RSA, then PKCS#1 v1.5). */

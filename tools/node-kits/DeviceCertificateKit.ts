@@ -1,6 +1,7 @@
 // Node implementation of the `cert` subset of @kit.DeviceCertificateKit (@ohos.security.cert, API 12) that the
 // project uses, built on @peculiar/asn1-x509 (the ASN.1 schema under @peculiar/x509) for the certificate structure
-// and node:crypto for keys and signatures. It models what the device's certificate framework does, which is OpenSSL
+// and node:crypto for keys, signatures, validity times and OpenSSL's own d2i_X509 (so that what the device's parser
+// refuses is refused here too). It models what the device's certificate framework does, which is OpenSSL
 // behind a thin C layer (OpenHarmony security_certificate_framework: frameworks/adapter/v1.0/src/
 // x509_certificate_openssl.c for X509Cert, cf_adapter_cert_openssl.c for getItem, cf_adapter_extension_openssl.c for
 // CertExtension; error codes from "Certificate Error Codes", errorcode-cert.md):

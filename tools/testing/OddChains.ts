@@ -12,6 +12,7 @@
 import 'reflect-metadata';
 import * as crypto from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { childrenOf, readTlv, tlv } from './DerBytes';
 import { IAP_LEAF_OID, signCompactJws, type TestPki } from './TestPki';
 
 const DAY = 86_400_000;
@@ -96,48 +97,6 @@ export function withForeignX5cRoot(pki: TestPki, foreign: TestPki, payload: obje
 }
 
 // --- DER surgery ----------------------------------------------------------------------------------------------
-
-interface Tlv {
-  tag: number;
-  /** Offset of the tag byte. */
-  start: number;
-  /** Offset of the first content byte. */
-  contentStart: number;
-  /** Offset one past the last content byte. */
-  end: number;
-}
-
-function readTlv(der: Buffer, pos: number): Tlv {
-  const tag = der[pos]!;
-  let len = der[pos + 1]!;
-  let p = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + der[p + i]!;
-    p += n;
-  }
-  return { tag, start: pos, contentStart: p, end: p + len };
-}
-
-function childrenOf(der: Buffer, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = parent.contentStart; p < parent.end;) {
-    const t = readTlv(der, p);
-    out.push(t);
-    p = t.end;
-  }
-  return out;
-}
-
-function tlv(tag: number, content: Buffer): Buffer {
-  const n = content.length;
-  let head: number[];
-  if (n < 0x80) head = [tag, n];
-  else if (n < 0x100) head = [tag, 0x81, n];
-  else head = [tag, 0x82, n >> 8, n & 0xff];
-  return Buffer.concat([Buffer.from(head), content]);
-}
 
 /** Re-signs a certificate's (edited) tbsCertificate with `issuerKey` (ecdsa-with-SHA256). */
 function resign(tbs: Buffer, issuerKey: crypto.KeyObject): Buffer {
@@ -360,6 +319,9 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
   const oddCritInt = await issue(pki.rootDer, pki.rootPrivateKey, 'CN=Odd Critical Intermediate', [
     ...intermediateExtensions(), new x509.Extension('1.2.3.4.5.6', true, DER_NULL)]);
   const leafUnderOddCrit = await issue(oddCritInt.der, oddCritInt.key, 'CN=Leaf Under Odd Critical', signingLeafExtensions());
+  // The leaf with notBefore written as `notBefore` (UTCTime unless `tag` says otherwise), notAfter in 300 days.
+  const leafValidity = (notBefore: string, tag = 0x17): string => leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
+    validityOf([tag, notBefore], [tag, tag === 0x17 ? utcText(now + 300 * DAY) : `20${utcText(now + 300 * DAY)}`])));
   return [
     { name: 'a leaf with an unknown critical extension', expected: 'bad-certificate',
       jws: await leafWith(pki, payload, [...signingLeafExtensions(), new x509.Extension('1.2.3.4.5.6', true, DER_NULL)]) },
@@ -474,17 +436,12 @@ export async function oddCertificateVectors(pki: TestPki, payload: object): Prom
     { name: 'a leaf whose serialNumber is not minimal (00 01)', expected: 'bad-certificate',
       jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 1, tlv(0x02, Buffer.from('0001', 'hex')))) },
     { name: 'a leaf whose notBefore is a UTCTime without seconds', expected: 'bad-certificate',
-      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
-        validityOf([0x17, utcText(now - DAY).replace(/\d\dZ$/, 'Z')], [0x17, utcText(now + 300 * DAY)]))) },
+      jws: leafValidity(utcText(now - DAY).replace(/\d\dZ$/, 'Z')) },
     { name: 'a leaf whose notBefore is a UTCTime with an offset (+0100)', expected: 'bad-certificate',
-      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
-        validityOf([0x17, utcText(now - DAY).replace(/Z$/, '+0100')], [0x17, utcText(now + 300 * DAY)]))) },
-    { name: 'a leaf whose notBefore is month 13', expected: 'bad-certificate',
-      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
-        validityOf([0x17, '201301000000Z'], [0x17, utcText(now + 300 * DAY)]))) },
+      jws: leafValidity(utcText(now - DAY).replace(/Z$/, '+0100')) },
+    { name: 'a leaf whose notBefore is month 13', expected: 'bad-certificate', jws: leafValidity('201301000000Z') },
     { name: 'a leaf whose validity is GeneralizedTime before 2050 (the platform and the server read it)', expected: 'valid',
-      jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 4,
-        validityOf([0x18, `20${utcText(now - DAY)}`], [0x18, `20${utcText(now + 300 * DAY)}`]))) },
+      jws: leafValidity(`20${utcText(now - DAY)}`, 0x18) },
     { name: 'a leaf with a compressed P-256 key', expected: 'bad-certificate',
       jws: leafTbsEdited(pki, payload, (tbs) => withTbsField(tbs, 6, p256Spki(pki.leafPrivateKey, 'compressed'))) },
     { name: 'a leaf whose key is a point off the curve', expected: 'bad-certificate',

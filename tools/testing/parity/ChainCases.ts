@@ -1,8 +1,7 @@
 // AKID/SKID, names, intermediate key types, root properties.
-import * as crypto from 'node:crypto';
 import {
-  OID, PRINTABLE, UTF8, ROOT_NAME, INT_NAME, akidExt, bcExt, chainCase, ecKey, edKey, ext, hex, iapExt, kuExt, makeCert, name,
-  pki, rootSpec, intSpec, leafSpec, rsaKey, seq, skidExt, skidOf, tlv, type Case,
+  OID, PRINTABLE, UTF8, ROOT_NAME, akidExt, bcExt, chainCase, ecKey, edKey, ext, hex, iapExt, kuExt, name,
+  pki, rsaKey, seq, skidExt, skidOf, tlv, type Case,
 } from './ParityPki';
 
 const INT_NAME_PRINTABLE = name([OID.C, PRINTABLE, 'CN'], [OID.O, PRINTABLE, 'Parity Test'], [OID.CN, PRINTABLE, 'Parity Intermediate CA']);

@@ -1,6 +1,6 @@
 // Non-minimal lengths (leading-zero and short-in-long forms) at several depths; intermediate TBS structure.
 import {
-  T, bcExt, chainCase, hex, iapExt, kuExt, pki, seq, tlv, readTlv, kids, type Case,
+  T, bcExt, chainCase, hex, kuExt, pki, seq, tlv, readTlv, kids, type Case,
 } from './ParityPki';
 
 /** Re-encodes the header of the element at `path` (child indexes from the top of `der`) with a long length form. */
@@ -69,4 +69,3 @@ export const cases: Array<() => Case> = [
   () => chainCase('leaf subjectUniqueID empty', pki({ leaf: { beforeExts: [hex('8200')] } })),
   () => chainCase('leaf signature AlgorithmIdentifier in TBS with trailing element', pki({ leaf: { editTbs: (t) => longLen(t, [], 'lead0') } })),
 ];
-void iapExt;

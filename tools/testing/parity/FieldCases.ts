@@ -1,6 +1,6 @@
 // Serials, times, versions, TBS structure, outer structure.
 import {
-  DAY, OID, T, bcExt, chainCase, ecKey, ext, gen, hex, iapExt, kuExt, pki, rawTime, seq, tlv, utc, type Case,
+  DAY, T, bcExt, chainCase, hex, iapExt, kuExt, pki, rawTime, seq, tlv, utc, type Case,
 } from './ParityPki';
 
 const now = Date.now();
@@ -95,4 +95,3 @@ export const cases: Array<() => Case> = [
   () => { const p = pki(); return { ...chainCase('leaf bytes after certificate', p), x5c: [Buffer.concat([p.leafDer, hex('00')]).toString('base64'), p.intDer.toString('base64'), p.rootDer.toString('base64')] }; },
   () => { const p = pki(); return { ...chainCase('int bytes after certificate', p), x5c: [p.leafDer.toString('base64'), Buffer.concat([p.intDer, hex('0000')]).toString('base64'), p.rootDer.toString('base64')] }; },
 ];
-void OID; void ecKey; void ext; void gen; void kuExt;

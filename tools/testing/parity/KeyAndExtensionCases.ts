@@ -14,7 +14,6 @@ function leafWith(nm: string, exts: Buffer[], o: Record<string, unknown> = {}): 
   return () => chainCase(nm, pki({ leaf: { exts, ...o } }));
 }
 const leafBase = (): Buffer[] => [bcExt(false), kuExt([0]), iapExt()];
-const P256 = '3059301306072a8648ce3d020106082a8648ce3d030107034200';
 /** leaf with a given SPKI but signed normally; JWS signed by a fresh key (cannot verify anyway when SPKI is odd). */
 function leafSpki(nm: string, spki: (k: Key) => Buffer, signWithLeaf = true): () => Case {
   return () => {
@@ -91,7 +90,7 @@ export const cases: Array<() => Case> = [
   intWith('int unknown ext with indefinite-length value', (i, r) => [bcExt(true, 0), kuExt([5, 6]), ext('1.2.3.4', false, hex('3080 0500 0000'))]),
   intWith('int SKID indefinite-length constructed OCTET STRING', (i, r) => [bcExt(true, 0), kuExt([5, 6]), ext(OID.SKID, false, hex('2480 040101 0000'))]),
   intWith('int critical flag 01 (BER TRUE) on BC', (i, r) => [seq(hex('0603551d13'), hex('010101'), tlv(0x04, seq(hex('0101ff')))), kuExt([5, 6])]),
-  intWith('int extension value constructed OCTET STRING', (i, r) => [bcExt(true, 0), kuExt([5, 6]), seq(oid2('1.2.3.4'), hex('2404 04020500'))]),
+  intWith('int extension value constructed OCTET STRING', (i, r) => [bcExt(true, 0), kuExt([5, 6]), seq(oid('1.2.3.4'), hex('2404 04020500'))]),
   // leaf extension defects
   leafWith('leaf basicConstraints with pathLen, cA FALSE', [ext(OID.BC, true, seq(hex('020103'))), kuExt([0]), iapExt()]),
   leafWith('leaf basicConstraints negative pathLen', [ext(OID.BC, true, seq(hex('0201ff'))), kuExt([0]), iapExt()]),
@@ -117,7 +116,7 @@ export const cases: Array<() => Case> = [
   leafWith('leaf AKID garbage', [...leafBase(), ext(OID.AKID, false, hex('0500'))]),
   leafWith('leaf CRLDP garbage', [...leafBase(), ext(OID.CRLDP, false, hex('0500'))]),
   leafWith('leaf extension OID non-minimal (80 prefix arc)', [...leafBase(), seq(hex('0604 2a 80 03 04'), tlv(0x04, hex('0500')))]),
-  leafWith('leaf extension with critical FALSE explicit', [bcExt(false), kuExt([0]), seq(oid2(OID.IAP), hex('010100'), tlv(0x04, hex('0500')))]),
+  leafWith('leaf extension with critical FALSE explicit', [bcExt(false), kuExt([0]), seq(oid(OID.IAP), hex('010100'), tlv(0x04, hex('0500')))]),
   // leaf keys
   leafSpki('leaf key compressed point', compressed),
   leafSpki('leaf key hybrid point', hybrid),
@@ -145,7 +144,7 @@ export const cases: Array<() => Case> = [
   () => { const p = pki(); return { ...chainCase('x5c[0] base64url alphabet', p), x5c: [p.leafDer.toString('base64url'), p.intDer.toString('base64'), p.rootDer.toString('base64')] }; },
   () => { const p = pki(); return { ...chainCase('x5c[0] unpadded', p), x5c: [p.leafDer.toString('base64').replace(/=+$/, ''), p.intDer.toString('base64'), p.rootDer.toString('base64')] }; },
   // root placements
-  () => { const p = pki(); return { ...chainCase('root as intermediate, leaf signed by root', p), x5c: [makeCert(leafSpec(p.rootKey, p.leafKey, { issuer: p.rootDer.subarray(0, 0).length ? Buffer.alloc(0) : rootName() })), p.rootDer, p.rootDer].map((d) => d.toString('base64')) }; },
+  () => { const p = pki(); return { ...chainCase('root as intermediate, leaf signed by root', p), x5c: [makeCert(leafSpec(p.rootKey, p.leafKey, { issuer: ROOT_NAME })), p.rootDer, p.rootDer].map((d) => d.toString('base64')) }; },
   () => { const p = pki(); return { ...chainCase('root as leaf (x5c [root,int,root], root key)', p), x5c: [p.rootDer, p.intDer, p.rootDer].map((d) => d.toString('base64')), signer: p.rootKey.priv }; },
   () => { const p = pki(); return { ...chainCase('root as leaf and intermediate', p), x5c: [p.rootDer, p.rootDer, p.rootDer].map((d) => d.toString('base64')), signer: p.rootKey.priv }; },
   () => { const p = pki(); return { ...chainCase('intermediate as leaf (x5c [int,int,root], int key)', p), x5c: [p.intDer, p.intDer, p.rootDer].map((d) => d.toString('base64')), signer: p.intKey.priv }; },
@@ -154,6 +153,4 @@ export const cases: Array<() => Case> = [
   () => { const i = ecKey(); return chainCase('int key point at infinity', pki({ int: { key: i, spki: INFINITY } })); },
 ];
 const INFINITY = seq(hex('301306072a8648ce3d020106082a8648ce3d030107'), hex('03020000'));
-function oid2(d: string): Buffer { return oid(d); }
-function rootName(): Buffer { return ROOT_NAME; }
 function readHdr(d: Buffer): number { return d[1]! & 0x80 ? 2 + (d[1]! & 0x7f) : 2; }

@@ -6,17 +6,12 @@
  */
 import 'reflect-metadata';
 import * as crypto from 'node:crypto';
+import { childrenOf, hex, readTlv, seq, set, tlv } from '../DerBytes';
+
+export { hex, readTlv, seq, set, tlv };
 
 export const DAY = 86_400_000;
-export function tlv(tag: number, c: Buffer): Buffer {
-  const n = c.length;
-  const h = n < 0x80 ? [tag, n] : n < 0x100 ? [tag, 0x81, n] : n < 0x10000 ? [tag, 0x82, n >> 8, n & 0xff] : [tag, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return Buffer.concat([Buffer.from(h), c]);
-}
 export const T = (tag: number, ...p: Buffer[]): Buffer => tlv(tag, Buffer.concat(p));
-export const seq = (...p: Buffer[]): Buffer => T(0x30, ...p);
-export const set = (...p: Buffer[]): Buffer => T(0x31, ...p);
-export const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 export function oidContent(dotted: string): Buffer {
   const a = dotted.split('.').map((x) => BigInt(x));
   const out: number[] = [];
@@ -75,14 +70,7 @@ export function spkiBits(spki: Buffer): Buffer {
   const top = readTlv(spki, 0); const k = kids(spki, top); const bs = k[1]!;
   return spki.subarray(bs.contentStart + 1, bs.end);
 }
-export function readTlv(der: Buffer, pos: number): { tag: number; start: number; contentStart: number; end: number } {
-  let len = der[pos + 1]!; let p = pos + 2;
-  if (len & 0x80) { const n = len & 0x7f; len = 0; for (let i = 0; i < n; i++) len = len * 256 + der[p + i]!; p += n; }
-  return { tag: der[pos]!, start: pos, contentStart: p, end: p + len };
-}
-export function kids(der: Buffer, t: { contentStart: number; end: number }): Array<ReturnType<typeof readTlv>> {
-  const out = []; for (let p = t.contentStart; p < t.end;) { const k = readTlv(der, p); out.push(k); p = k.end; } return out;
-}
+export const kids = childrenOf;
 
 export const ALG = {
   ES256: seq(oid('1.2.840.10045.4.3.2')), ES384: seq(oid('1.2.840.10045.4.3.3')),
