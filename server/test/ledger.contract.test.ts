@@ -476,7 +476,7 @@ describe('ledger: SQLite only', () => {
     v1.close();
     const ledger = new SqliteLedger(file);
     try {
-      assert.equal(ledger.db.pragma('user_version', { simple: true }), 3);
+      assert.equal(ledger.db.pragma('user_version', { simple: true }), 4);
       assert.equal((await ledger.get('old-1'))?.state, 'granted');
       // v3: the periods of an auto-renewable share their token.
       const p1 = order({ productType: '2' });
@@ -486,6 +486,52 @@ describe('ledger: SQLite only', () => {
         tx.recordNotification({ requestId: 'req-old', type: 'TEST', subtype: undefined, orderId: undefined, token: undefined, now: 2 }),
       );
       assert.equal(fresh, false);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe('ledger: SQLite v4, one index over the token', () => {
+  it('a v3 database migrates: the granted token of an old order is still delivered once, lookups by token still find it', async () => {
+    const file = tmpDb();
+    const v3 = new SqliteLedger(file);
+    // Back to the v3 indexes, as a v3 server left them (its SQL, verbatim).
+    v3.db.exec(`
+      DROP INDEX orders_token;
+      CREATE INDEX orders_by_token ON orders (purchase_token);
+      CREATE UNIQUE INDEX orders_granted_token ON orders (purchase_token) WHERE granted_at IS NOT NULL AND product_type <> '2';
+      PRAGMA user_version = 3;
+    `);
+    const old = order();
+    const refundedFirst = order();
+    assert.equal((await v3.deliver(old, 'p1', NOW, false)).kind, 'granted');
+    await v3.revoke({ purchaseOrderId: refundedFirst.purchaseOrderId, purchaseToken: refundedFirst.purchaseToken, productId: refundedFirst.productId, productType: '0' }, 'REFUND', NOW);
+    await v3.close();
+
+    const ledger = new SqliteLedger(file);
+    try {
+      assert.equal(ledger.db.pragma('user_version', { simple: true }), 4);
+      const indexes = (ledger.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND sql IS NOT NULL ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+      assert.deepEqual(indexes, ['orders_by_account', 'orders_token']);
+      // Another order under the old order's token is not a second delivery.
+      const copy = order({ purchaseToken: old.purchaseToken });
+      assert.equal((await ledger.deliver(copy, 'p1', NOW, false)).kind, 'token-conflict');
+      assert.deepEqual((await ledger.ordersByToken(old.purchaseToken)).map((r) => r.purchaseOrderId), [old.purchaseOrderId]);
+      // The database itself refuses a second granted row for the token, whatever the code above it does.
+      assert.throws(
+        () => ledger.db.prepare(`INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, state, granted_at, created_at, updated_at)
+          VALUES ('raw-2', ?, 'gems', '0', 'granted', 1, 1, 1)`).run(old.purchaseToken),
+        /UNIQUE constraint failed/,
+      );
+      // Rows that are not deliveries never collide: revoked rows and the periods of an auto-renewable share a token.
+      ledger.db.prepare(`INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, state, revoked_at, created_at, updated_at)
+        VALUES ('raw-3', ?, 'gems', '0', 'revoked', 1, 1, 1)`).run(old.purchaseToken);
+      const p1 = order({ productType: '2' });
+      assert.equal((await ledger.deliver(p1, undefined, NOW, false)).kind, 'granted');
+      assert.equal((await ledger.deliver(order({ productType: '2', purchaseToken: p1.purchaseToken }), undefined, NOW, false)).kind, 'granted');
+      // The refund remembered before its delivery is still remembered.
+      assert.equal((await ledger.deliver(refundedFirst, 'p1', NOW, false)).kind, 'revoked');
     } finally {
       await ledger.close();
     }

@@ -594,7 +594,7 @@ describe('subscription store on the ledger database', () => {
       const db = (s2.ledger as SqliteLedger).db;
       const v = db.prepare('SELECT version FROM subscription_schema').get() as { version: number };
       assert.equal(v.version, 1);
-      assert.equal(db.pragma('user_version', { simple: true }), 3, 'the order ledger keeps its own version');
+      assert.equal(db.pragma('user_version', { simple: true }), 4, 'the order ledger keeps its own version');
     } finally {
       await s2.close();
     }
