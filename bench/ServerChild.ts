@@ -42,6 +42,11 @@ let server: RunningServer | undefined;
 let profiler: CpuProfiler | undefined;
 let window: { elu: EventLoopUtilization; commits: LedgerStats; cpu: NodeJS.CpuUsage } | undefined;
 
+/** The ledger's counters; zeros for the HTTP floor, which has none. */
+function ledgerStats(): LedgerStats {
+  return server ? server.ledger.stats() : { commits: 0, failedBatches: 0, units: 0, largestBatch: 0 };
+}
+
 async function stop(): Promise<void> {
   if (server) await server.close();
   server = undefined;
@@ -62,12 +67,12 @@ process.on('message', (message: ServerChildCommand) => {
     return;
   }
   if (message === 'stats') {
-    reply({ stats: server!.ledger.stats() });
+    reply({ stats: ledgerStats() });
     return;
   }
   if (message === 'profile-start' || message === 'window-start') {
     profiler = message === 'profile-start' ? new CpuProfiler() : undefined;
-    window = { elu: performance.eventLoopUtilization(), commits: server!.ledger.stats(), cpu: process.cpuUsage() };
+    window = { elu: performance.eventLoopUtilization(), commits: ledgerStats(), cpu: process.cpuUsage() };
     (profiler ? profiler.start() : Promise.resolve()).then(() => reply({ profiling: true }), fail);
     return;
   }
@@ -76,7 +81,7 @@ process.on('message', (message: ServerChildCommand) => {
     const p = profiler;
     profiler = undefined;
     (p ? p.stop() : Promise.resolve(undefined)).then((profile) => {
-      const now = server!.ledger.stats();
+      const now = ledgerStats();
       const cpu = process.cpuUsage(started.cpu);
       const elu = performance.eventLoopUtilization(started.elu);
       const commits: LedgerStats = {
