@@ -60,11 +60,14 @@ export class GroupCommit {
   private readonly savepoint: Database.Statement;
   private readonly release: Database.Statement;
   private readonly rollbackTo: Database.Statement;
+  /** Called after each COMMIT that succeeded (the ledger's checkpoint scheduling). */
+  private readonly afterCommit: (() => void) | undefined;
 
   constructor(
     private readonly db: Database.Database,
-    options: { maxBatch?: number } = {},
+    options: { maxBatch?: number; afterCommit?: () => void } = {},
   ) {
+    this.afterCommit = options.afterCommit;
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     this.maxBatch = maxBatch;
@@ -176,6 +179,7 @@ export class GroupCommit {
       return;
     }
     this.counters.commits++;
+    this.afterCommit?.();
     units.forEach((unit, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) unit.resolve(outcome.value);

@@ -26,6 +26,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TransientError } from '../jws/Errors';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer, type CheckpointerStats } from './WalCheckpointer';
 import { GroupCommit } from './GroupCommit';
 import {
   applyNotificationIn,
@@ -51,7 +52,15 @@ import {
 export interface SqliteLedgerOptions {
   /** Most units of work committed in one transaction (default 256). 1 = one transaction per write. */
   maxBatch?: number;
+  /**
+   * WAL checkpoints in a thread of their own (WalCheckpointer), off the thread that commits. Default true for a
+   * file; ':memory:' has no WAL.
+   */
+  checkpointThread?: boolean;
 }
+
+/** SQLite's own default for wal_autocheckpoint, given back to the write connection when the checkpoint thread stops. */
+const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 interface RawRow {
   purchase_order_id: string;
@@ -344,6 +353,7 @@ export class SqliteLedger implements TransactionalLedger {
   private readonly readOps: SqliteOps;
   private readonly countGranted: Database.Statement;
   private readonly commits: GroupCommit;
+  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(databasePath: string, hooks: LedgerHooks = {}, options: SqliteLedgerOptions = {}) {
     const memory = databasePath === ':memory:';
@@ -364,7 +374,14 @@ export class SqliteLedger implements TransactionalLedger {
       this.readOps = new SqliteOps(prepareStatements(this.reader), {}, new SqliteSql(this.reader));
     }
     this.countGranted = this.reader.prepare('SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL');
-    this.commits = new GroupCommit(this.db, { maxBatch: options.maxBatch });
+    if (!memory && options.checkpointThread !== false) {
+      const checkpointer = new WalCheckpointer(databasePath, () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES}`);
+      });
+      this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      this.checkpointer = checkpointer;
+    }
+    this.commits = new GroupCommit(this.db, { maxBatch: options.maxBatch, afterCommit: () => this.checkpointer?.committed() });
   }
 
   /**
@@ -549,6 +566,11 @@ export class SqliteLedger implements TransactionalLedger {
     }
   }
 
+  /** The checkpoint thread's counters; undefined without one (':memory:', or checkpointThread false). */
+  checkpointStats(): CheckpointerStats | undefined {
+    return this.checkpointer?.stats();
+  }
+
   /** Group-commit counters: batches committed and failed, units, largest batch. */
   stats(): LedgerStats {
     return this.commits.stats();
@@ -558,6 +580,7 @@ export class SqliteLedger implements TransactionalLedger {
   async close(): Promise<void> {
     if (!this.db.open) return;
     await this.commits.close();
+    await this.checkpointer?.close();
     if (this.reader !== this.db && this.reader.open) this.reader.close();
     if (this.db.open) this.db.close();
   }
