@@ -17,7 +17,7 @@ export interface LoadChildResult {
   startedAt: number;
   endedAt: number;
   requests: number;
-  /** Latency percentiles in ms, exact (from every request's time, not a histogram). */
+  /** Latency percentiles in ms (to a tenth), exact: from every request's time, not a histogram. */
   p50: number;
   p99: number;
   max: number;
@@ -47,13 +47,18 @@ function reply(m: LoadChildReply): void {
 const clock = (): number => performance.timeOrigin + performance.now();
 
 /** The status and the two headers a run needs from one answer's head (HTTP/1.1, Content-Length framing). */
-function readHead(head: string): { status: number; length: number; delivery: string } | undefined {
+function readHead(head: string): { status: number; length: number; delivery: string; close: boolean } | undefined {
   const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
   const length = /\r\ncontent-length: *(\d+)\r?$/im.exec(head);
   // Chunked or close-delimited answers are not what the server sends; reading them as errors keeps the count honest.
   if (!status || !length || /\r\ntransfer-encoding:/i.test(head)) return undefined;
   const delivery = /\r\nx-delivery: *([^\r]*)/i.exec(head)?.[1]?.trim() ?? 'none';
-  return { status: Number(status[1]), length: Number(length[1]), delivery };
+  return { status: Number(status[1]), length: Number(length[1]), delivery, close: /\r\nconnection: *close\b/i.test(head) };
+}
+
+/** Milliseconds to a tenth: loopback latencies are often below 1 ms. */
+function tenths(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 function percentile(sorted: readonly number[], f: number): number {
@@ -88,9 +93,9 @@ function run(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
         startedAt,
         endedAt,
         requests: requests.length,
-        p50: Math.round(percentile(latencies, 0.5)),
-        p99: Math.round(percentile(latencies, 0.99)),
-        max: Math.round(latencies[latencies.length - 1] ?? 0),
+        p50: tenths(percentile(latencies, 0.5)),
+        p99: tenths(percentile(latencies, 0.99)),
+        max: tenths(latencies[latencies.length - 1] ?? 0),
         ...counts,
         deliveries,
       });
@@ -101,6 +106,7 @@ function run(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
       if (next >= requests.length) return;
       const socket = net.connect({ host: url.hostname, port: Number(url.port), noDelay: true });
       let pending: Buffer = Buffer.alloc(0);
+      let connected = false;
       let inFlight = false;
       let sentAt = 0;
       let timer: NodeJS.Timeout | undefined;
@@ -122,9 +128,15 @@ function run(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
         endedAt = clock();
       };
       // A request in flight is lost with its connection (counted); what is left goes on a new connection, also when
-      // the server closed an idle one.
+      // the server closed an idle one. A connection that never opened (refused, the server gone) costs the next request,
+      // counted as an error: the run always ends, and never spins on reconnecting.
       const closed = (): void => {
         if (inFlight) {
+          settle();
+          counts.errors++;
+          finishIfDone();
+        } else if (!connected && next < requests.length) {
+          next++;
           settle();
           counts.errors++;
           finishIfDone();
@@ -132,7 +144,10 @@ function run(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
         connection();
       };
 
-      socket.on('connect', send);
+      socket.on('connect', () => {
+        connected = true;
+        send();
+      });
       socket.on('data', (chunk: Buffer) => {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
         const headEnd = pending.indexOf(HEADER_END);
@@ -149,7 +164,9 @@ function run(p: LoadChildPrepare['prepare']): Promise<LoadChildResult> {
         deliveries[head.delivery] = (deliveries[head.delivery] ?? 0) + 1;
         settle();
         finishIfDone();
-        send();
+        // The server said it closes this connection: the next request goes on a new one.
+        if (head.close) socket.end();
+        else send();
       });
       socket.on('error', () => undefined);
       socket.on('close', closed);

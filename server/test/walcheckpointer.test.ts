@@ -3,6 +3,7 @@
 // cannot run the write connection takes its checkpoints back.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { OrderPayload } from '../src/ledger/Ledger';
 import { SqliteLedger } from '../src/ledger/SqliteLedger';
@@ -61,6 +62,31 @@ describe('WAL checkpoints in a thread of their own', () => {
       for (const id of [ids[0]!, ids[ids.length >> 1]!, ids[ids.length - 1]!]) assert.equal((await again.get(id))?.state, 'granted');
     } finally {
       await again.close();
+    }
+  });
+
+  it('checkpoints the ledger it belongs to after the process changed directory (the path is made absolute)', async () => {
+    const home = process.cwd();
+    const first = path.dirname(tmpDb('cwd-a'));
+    const second = path.dirname(tmpDb('cwd-b'));
+    // A different database of the same relative name where the process goes next.
+    const decoy = new SqliteLedger(path.join(second, 'rel.sqlite'), {}, { checkpointThread: false });
+    await decoy.close();
+    const decoySize = fs.statSync(path.join(second, 'rel.sqlite')).size;
+    process.chdir(first);
+    let ledger: SqliteLedger | undefined;
+    try {
+      ledger = new SqliteLedger('rel.sqlite');
+      process.chdir(second);
+      await deliverInBatches(ledger, 100, 20);
+      await until(() => (ledger!.checkpointStats()?.checkpoints ?? 0) >= 2);
+      assert.equal(ledger.checkpointStats()!.running, true);
+      const pageSize = ledger.db.pragma('page_size', { simple: true }) as number;
+      assert.ok(fs.statSync(path.join(first, 'rel.sqlite')).size > 100 * pageSize, 'its own database file received the pages');
+      assert.equal(fs.statSync(path.join(second, 'rel.sqlite')).size, decoySize, 'the other file is untouched');
+    } finally {
+      process.chdir(home);
+      await ledger?.close();
     }
   });
 

@@ -19,8 +19,8 @@
 // Writes are GROUP COMMITTED (GroupCommit.ts): the writes that arrive while a batch is pending share one
 // BEGIN IMMEDIATE … COMMIT (one fsync), each in its own SAVEPOINT, and every caller's promise settles only after that
 // COMMIT returned. The units of a batch run one after the other on the write connection; across processes on one
-// file, BEGIN IMMEDIATE (one writer at a time) + the PRIMARY KEY + the UNIQUE index over granted tokens keep every
-// rule of the port. Reads outside a transaction use a second, read-only connection, so they see committed data
+// file, BEGIN IMMEDIATE (one writer at a time) + the PRIMARY KEY + the UNIQUE index over the token (one delivery per
+// token) keep every rule of the port. Reads outside a transaction use a second, read-only connection, so they see committed data
 // only (WAL readers never see an open batch).
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
@@ -81,6 +81,12 @@ interface RawRow {
 // token, and each of those lands on its own B-tree page: one index fewer is about a third fewer pages written to the
 // WAL per order, the largest single cost of a COMMIT (measured in server/README.md, *What the benchmark measured*).
 const SCHEMA_VERSION = 4;
+/**
+ * orders_token's second column: 1 for a row that is a delivery of its token (granted, not an auto-renewable period),
+ * NULL otherwise. Queries that mean "a delivery of this token" use this exact text, so that SQLite matches it to the
+ * index.
+ */
+const DELIVERY_OF_TOKEN = "CASE WHEN granted_at IS NOT NULL AND product_type <> '2' THEN 1 END";
 
 function toRow(r: RawRow): OrderRow {
   return {
@@ -128,14 +134,16 @@ function prepareStatements(db: Database.Database): Statements {
     getByToken: db.prepare('SELECT * FROM orders WHERE purchase_token = ? ORDER BY created_at'),
     // A first presentation in one statement: the order is new, its token is not refunded, and no other order holds
     // it (every period of an auto-renewable, productType "2", is an order under the subscription's one token; the
-    // partial UNIQUE index leaves those out too). When it inserts nothing, deliver() reads which of the three it was.
+    // UNIQUE index over the token leaves those out too). When it inserts nothing, deliver() reads which of the three
+    // it was. The "another delivery of this token" test is written exactly as orders_token's second column, so that
+    // SQLite seeks on both columns: on the token alone it would read every period of a long subscription.
     insertFirstPresentation: db.prepare(
       `INSERT INTO orders (purchase_order_id, purchase_token, product_id, product_type, quantity, account_id, state,
          payload, granted_at, confirm_state, created_at, updated_at)
        SELECT @id, @token, @productId, @productType, @quantity, @accountId, 'granted', @payload, @now, @confirmState, @now, @now
        WHERE NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE purchase_token = @token)
-         AND (@productType = '2' OR NOT EXISTS (SELECT 1 FROM orders WHERE purchase_token = @token AND granted_at IS NOT NULL
-           AND product_type <> '2'))
+         AND (@productType = '2' OR NOT EXISTS (SELECT 1 FROM orders WHERE purchase_token = @token
+           AND (${DELIVERY_OF_TOKEN}) = 1))
        ON CONFLICT DO NOTHING`,
     ),
     insertRevoked: db.prepare(
@@ -375,7 +383,8 @@ export class SqliteLedger implements TransactionalLedger {
     }
     this.countGranted = this.reader.prepare('SELECT COUNT(*) AS n FROM orders WHERE granted_at IS NOT NULL');
     if (!memory && options.checkpointThread !== false) {
-      const checkpointer = new WalCheckpointer(databasePath, () => {
+      // Absolute now: the thread starts at the 16th commit, and the process may have changed directory by then.
+      const checkpointer = new WalCheckpointer(path.resolve(databasePath), () => {
         if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES}`);
       });
       this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
@@ -495,7 +504,7 @@ export class SqliteLedger implements TransactionalLedger {
       this.db.exec(`
         DROP INDEX IF EXISTS orders_granted_token;
         DROP INDEX IF EXISTS orders_by_token;
-        CREATE UNIQUE INDEX orders_token ON orders (purchase_token, (CASE WHEN granted_at IS NOT NULL AND product_type <> '2' THEN 1 END));
+        CREATE UNIQUE INDEX orders_token ON orders (purchase_token, (${DELIVERY_OF_TOKEN}));
         PRAGMA user_version = 4;
       `);
     }
@@ -579,8 +588,11 @@ export class SqliteLedger implements TransactionalLedger {
   /** Commits the writes still queued, then closes the database. Later writes get a TransientError. */
   async close(): Promise<void> {
     if (!this.db.open) return;
+    // The thread is told first (the last batches' commits must not start it), and is gone before the write
+    // connection closes, which then checkpoints as the last connection.
+    const checkpointerClosed = this.checkpointer?.close();
     await this.commits.close();
-    await this.checkpointer?.close();
+    await checkpointerClosed;
     if (this.reader !== this.db && this.reader.open) this.reader.close();
     if (this.db.open) this.db.close();
   }
