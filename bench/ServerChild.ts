@@ -6,6 +6,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { DEFAULT_BODY_LIMIT, startServer, type RunningServer } from '../server/src/App';
 import { openLedger } from '../server/src/ledger/OpenLedger';
+import type { SignatureChecks } from '../server/src/jws/JwsVerifier';
 import type { LedgerStats } from '../server/src/ledger/Ledger';
 import { CpuProfiler, type ProfileBreakdown } from './CpuProfile';
 
@@ -16,6 +17,8 @@ export interface ServerChildConfig {
   databasePath: string;
   /** SQLite: the connections in a worker thread (what `npm start` runs), or on the event loop. */
   sqliteThread: boolean;
+  /** Where the server runs its ES256 signature checks (SIGNATURE_CHECKS; the server's default: 'pool'). */
+  signatureChecks?: SignatureChecks;
   /**
    * The HTTP floor instead of the server: Fastify with the same route, body schema and limits, answering a canned
    * payload without verifying or recording anything (what HTTP alone costs on this machine).
@@ -107,6 +110,7 @@ process.on('message', (message: ServerChildCommand) => {
     databasePath: message.databasePath,
     ledger: openLedger(message.databasePath, {}, { sqliteThread: message.sqliteThread }),
     logger: false,
+    ...(message.signatureChecks ? { signatureChecks: message.signatureChecks } : {}),
   }).then((s) => {
     server = s;
     reply({ url: s.url });

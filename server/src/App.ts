@@ -343,6 +343,7 @@ export function buildApp(config: ServerConfig): AppParts {
     cache: config.chainCache,
     maxClockSkewMs: config.maxClockSkewMs,
     now,
+    signatureChecks: config.signatureChecks,
   });
   const revocation = new CrlRevocationChecker({
     mode: config.revocation?.mode ?? 'off',

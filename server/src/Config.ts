@@ -5,6 +5,7 @@ import type { Authenticator } from './auth/Authenticator';
 import { MIN_SECRET_BYTES, SessionTokenAuthenticator } from './auth/SessionTokenAuthenticator';
 import type { ShipmentConfirmer } from './confirm/ConfirmClient';
 import type { RevocationMode } from './jws/Revocation';
+import { SIGNATURE_CHECKS, type SignatureChecks } from './jws/JwsVerifier';
 import type { Ledger, LedgerHooks } from './ledger/Ledger';
 import { isPostgresUrl } from './ledger/OpenLedger';
 
@@ -87,6 +88,12 @@ export interface ServerConfig {
    * The thread runs no app code in its transactions: no subscription store then (type 2 → 422).
    */
   sqliteThread?: boolean;
+  /**
+   * Where the ES256 signature check of each JWS runs (default 'pool', libuv's thread pool): 'loop' when there are as
+   * many server instances on the machine as cores, where each instance's event loop already has a core and the
+   * hand-off to a pool thread only adds wake-ups (see *Running at scale* in the README). Same answers either way.
+   */
+  signatureChecks?: SignatureChecks;
   /** Request, header, idle-socket, keep-alive and shutdown timeouts in ms (defaults: DEFAULT_TIMEOUTS in App.ts). */
   timeouts?: { requestMs?: number; headersMs?: number; connectionMs?: number; keepAliveMs?: number; shutdownMs?: number };
   /** Most concurrent sockets; more are refused at accept (default: no limit). */
@@ -244,6 +251,8 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
   const poolSize = positiveMs(env, 'DATABASE_POOL_SIZE');
   const sqliteThread = (env['SQLITE_THREAD'] || 'off').toLowerCase();
   if (sqliteThread !== 'on' && sqliteThread !== 'off') throw new ConfigError('SQLITE_THREAD must be on or off');
+  const signatureChecks = (env['SIGNATURE_CHECKS'] || 'pool').toLowerCase() as SignatureChecks;
+  if (!SIGNATURE_CHECKS.includes(signatureChecks)) throw new ConfigError(`SIGNATURE_CHECKS must be ${SIGNATURE_CHECKS.join(' or ')}`);
   return {
     host: env['HOST'] || '127.0.0.1',
     port,
@@ -260,5 +269,6 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(poolSize !== undefined ? { databasePoolSize: poolSize } : {}),
     sqliteThread: sqliteThread === 'on',
+    signatureChecks,
   };
 }

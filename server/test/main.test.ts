@@ -81,6 +81,10 @@ describe('configuration', () => {
     assert.deepEqual(t.timeouts, { requestMs: 1500, headersMs: 700 });
     assert.equal(t.maxConnections, 50);
     assert.throws(() => loadConfigFromEnv({ ...base, REQUEST_TIMEOUT_MS: '0' }, { databasePath: 'd' }), ConfigError);
+    // Where the signature checks run: the thread pool unless told otherwise.
+    assert.equal(c.signatureChecks, 'pool');
+    assert.equal(loadConfigFromEnv({ ...base, SIGNATURE_CHECKS: 'LOOP' }, { databasePath: 'd' }).signatureChecks, 'loop');
+    assert.throws(() => loadConfigFromEnv({ ...base, SIGNATURE_CHECKS: 'threads' }, { databasePath: 'd' }), /SIGNATURE_CHECKS must be pool or loop/);
   });
 });
 

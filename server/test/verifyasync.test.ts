@@ -1,11 +1,12 @@
-// JwsVerifier.verifyAsync (the ES256 check on libuv's thread pool) against verify(): for every input, the same
-// result or the same reason code, so the server answers the same whichever path it takes.
+// JwsVerifier.verifyAsync (the ES256 check on libuv's thread pool, or on the event loop with signatureChecks 'loop')
+// against verify(): for every input and either placement, the same result or the same reason code, so the server
+// answers the same whichever path it takes.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createTestPki, signCompactJws, type TestPki } from '../../tools/testing/TestPki';
 import { RejectError } from '../src/jws/Errors';
-import { JwsVerifier } from '../src/jws/JwsVerifier';
-import { b64url, genuinePki, orderPayload, withPart } from './helpers';
+import { JwsVerifier, SIGNATURE_CHECKS, type SignatureChecks } from '../src/jws/JwsVerifier';
+import { b64url, genuinePki, orderPayload, purchaseData, startTestServer, verifyReq, withPart } from './helpers';
 
 const HOUR = 3_600_000;
 let pki: TestPki;
@@ -63,16 +64,32 @@ describe('verifyAsync', () => {
       },
     };
     for (const [name, c] of Object.entries(cases)) {
-      // A fresh verifier per path, so that neither sees a chain the other cached.
+      // A fresh verifier per path, so that none sees a chain another cached.
       const a = syncOutcome(new JwsVerifier({ trustedRootsPem: pki.rootPem }), c.jws);
-      const b = await asyncOutcome(new JwsVerifier({ trustedRootsPem: pki.rootPem }), c.jws);
-      assert.deepEqual(b, a, name);
       assert.equal(a.ok ? 'valid' : a.reason, c.expect, name);
+      for (const signatureChecks of SIGNATURE_CHECKS) {
+        const b = await asyncOutcome(new JwsVerifier({ trustedRootsPem: pki.rootPem, signatureChecks }), c.jws);
+        assert.deepEqual(b, a, `${name} (${signatureChecks})`);
+      }
     }
   });
 
-  it('verifies many at once (the thread pool) and still refuses each forged one on a warm cache', async () => {
-    const v = new JwsVerifier({ trustedRootsPem: pki.rootPem });
+  it("rejects (never throws) on the event loop too: a forged JWS with signatureChecks 'loop' is a rejected promise", async () => {
+    const v = new JwsVerifier({ trustedRootsPem: pki.rootPem, signatureChecks: 'loop' });
+    const p = v.verifyAsync('not-a-jws');
+    assert.ok(p instanceof Promise);
+    await assert.rejects(p, (e: unknown) => e instanceof RejectError && e.reason === 'malformed');
+  });
+
+  it('refuses an unknown placement by name', () => {
+    assert.throws(
+      () => new JwsVerifier({ trustedRootsPem: pki.rootPem, signatureChecks: 'threads' as SignatureChecks }),
+      /signatureChecks must be pool or loop, got "threads"/,
+    );
+  });
+
+  for (const signatureChecks of SIGNATURE_CHECKS) it(`verifies many at once (${signatureChecks}) and still refuses each forged one on a warm cache`, async () => {
+    const v = new JwsVerifier({ trustedRootsPem: pki.rootPem, signatureChecks });
     const jws = Array.from({ length: 64 }, (_, i) => {
       const j = pki.signJws(orderPayload({ purchaseOrderId: `async-${i}` }));
       if (i % 3 !== 0) return j;
@@ -86,5 +103,24 @@ describe('verifyAsync', () => {
       else assert.equal(o.ok && (o.payload as { purchaseOrderId: string }).purchaseOrderId, `async-${i}`);
     });
     assert.ok((v.cacheStats()?.hits ?? 0) >= 60, 'the chain came from the cache');
+  });
+
+  it("a server with signatureChecks 'loop' grants a genuine order once and refuses a forged one", async () => {
+    const server = await startTestServer(pki, { signatureChecks: 'loop' });
+    try {
+      const good = pki.signJws(orderPayload({ purchaseOrderId: 'loop-1' }));
+      const sig = Buffer.from(good.split('.')[2]!, 'base64url');
+      sig[7] = sig[7]! ^ 1;
+      const forged = withPart(pki.signJws(orderPayload({ purchaseOrderId: 'loop-2' })), 2, sig.toString('base64url'));
+      const first = await verifyReq(server, purchaseData(good));
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.body.status, 'valid');
+      const refused = await verifyReq(server, purchaseData(forged));
+      assert.equal(refused.body.status, 'rejected', refused.text);
+      assert.equal(refused.body.reason, 'bad-signature');
+      assert.deepEqual(server.grants.map((g) => g.purchaseOrderId), ['loop-1']);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -33,7 +33,18 @@ export interface JwsVerifierOptions {
   /** How far signedTime may lie in the future (default 5 minutes). */
   maxClockSkewMs?: number;
   now?: () => number;
+  /**
+   * Where verifyAsync runs the ES256 signature check (default 'pool'): 'pool' = libuv's thread pool, so a lone
+   * instance uses every core for the dominant cost of a request; 'loop' = on the event loop, for one instance per
+   * core (several instances on the machine), where the hand-off to a pool thread only adds wake-ups and context
+   * switches on cores that are already busy. The result is the same either way.
+   */
+  signatureChecks?: SignatureChecks;
 }
+
+/** See JwsVerifierOptions.signatureChecks. */
+export type SignatureChecks = 'pool' | 'loop';
+export const SIGNATURE_CHECKS: readonly SignatureChecks[] = ['pool', 'loop'];
 
 export interface JwsHeader {
   alg: 'ES256';
@@ -146,6 +157,7 @@ export class JwsVerifier {
   private readonly cache: ExpiringLru<ValidatedChain> | undefined;
   private readonly skew: number;
   private readonly now: () => number;
+  private readonly onPool: boolean;
 
   constructor(opts: JwsVerifierOptions) {
     const pems = Array.isArray(opts.trustedRootsPem) ? opts.trustedRootsPem : [opts.trustedRootsPem];
@@ -161,6 +173,11 @@ export class JwsVerifier {
     this.intCache = c === false ? undefined : new ExpiringLru<IntermediateEntry>(Math.min(c.maxEntries ?? 1024, 256), c.ttlMs ?? 3_600_000);
     this.skew = opts.maxClockSkewMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
+    const placement = opts.signatureChecks ?? 'pool';
+    if (!SIGNATURE_CHECKS.includes(placement)) {
+      throw new Error(`JwsVerifier: signatureChecks must be ${SIGNATURE_CHECKS.join(' or ')}, got ${JSON.stringify(placement)}`);
+    }
+    this.onPool = placement === 'pool';
   }
 
   cacheStats(): { size: number; hits: number; misses: number; evictions: number } | undefined {
@@ -185,14 +202,15 @@ export class JwsVerifier {
   }
 
   /**
-   * The same checks as verify(), in the same order and with the same reason codes, but the ES256 signature check runs
-   * on libuv's thread pool (crypto.verify with a callback), off the event loop: a server verifying many orders at once
-   * uses every core for the dominant cost of a request. Everything else (parsing, the chain cache) stays synchronous.
-   * `timeOf` as for verify().
+   * The same checks as verify(), in the same order and with the same reason codes, but with signatureChecks 'pool'
+   * (the default) the ES256 signature check runs on libuv's thread pool (crypto.verify with a callback), off the event
+   * loop: a server verifying many orders at once uses every core for the dominant cost of a request. Everything else
+   * (parsing, the chain cache) stays synchronous. With 'loop' it is verify() behind a promise. `timeOf` as for verify().
    */
   verifyAsync<T = Record<string, unknown>>(jws: string, timeOf: TimeOf = signedTimeOf): Promise<VerifiedJws<T>> {
     let c: CheckedJws;
     try {
+      if (!this.onPool) return Promise.resolve(this.verify<T>(jws, timeOf));
       c = this.check(jws, timeOf);
     } catch (e) {
       return Promise.reject(e);
