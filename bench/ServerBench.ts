@@ -251,8 +251,8 @@ interface Variant {
 const VARIANTS: Variant[] = [
   { name: 'server-throughput', label: 'SQLite, 1 instance', instances: 1, sqliteThread: false, backend: 'sqlite', profile: true },
   { name: 'server-sqlite-thread', label: 'SQLite, 1 instance, SQLITE_THREAD=on', instances: 1, sqliteThread: true, backend: 'sqlite', profile: true },
-  { name: 'server-postgres-1', label: 'PostgreSQL, 1 instance', instances: 1, sqliteThread: false, backend: 'postgres', profile: true },
-  { name: 'server-postgres-2', label: 'PostgreSQL, 2 instances', instances: 2, sqliteThread: false, backend: 'postgres', profile: true },
+  { name: 'server-postgres-1', label: 'PostgreSQL, 1 instance', instances: 1, sqliteThread: false, backend: 'postgres', profile: false },
+  { name: 'server-postgres-2', label: 'PostgreSQL, 2 instances', instances: 2, sqliteThread: false, backend: 'postgres', profile: false },
 ];
 
 /**
