@@ -256,8 +256,9 @@ const VARIANTS: Variant[] = [
 ];
 
 /**
- * What the README's *Running at scale* tells an operator: as many instances on the machine as cores → every event loop
- * has a core of its own, and SIGNATURE_CHECKS=loop saves the hand-off to a pool thread; fewer → the default, 'pool'.
+ * What the README's *Instances per host* tells an operator: as many instances on the machine as cores → the pool's
+ * threads would only compete with the instances' event loops (here also with the load generators and PostgreSQL) for
+ * the same cores, and SIGNATURE_CHECKS=loop saves their hand-offs; fewer → the default, 'pool'.
  */
 function signatureChecksFor(variant: Variant): SignatureChecks {
   return variant.instances >= os.availableParallelism() ? 'loop' : 'pool';

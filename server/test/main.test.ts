@@ -84,7 +84,10 @@ describe('configuration', () => {
     // Where the signature checks run: the thread pool unless told otherwise.
     assert.equal(c.signatureChecks, 'pool');
     assert.equal(loadConfigFromEnv({ ...base, SIGNATURE_CHECKS: 'LOOP' }, { databasePath: 'd' }).signatureChecks, 'loop');
-    assert.throws(() => loadConfigFromEnv({ ...base, SIGNATURE_CHECKS: 'threads' }, { databasePath: 'd' }), /SIGNATURE_CHECKS must be pool or loop/);
+    assert.throws(
+      () => loadConfigFromEnv({ ...base, SIGNATURE_CHECKS: 'threads' }, { databasePath: 'd' }),
+      (e: unknown) => e instanceof ConfigError && /SIGNATURE_CHECKS must be pool or loop/.test(e.message),
+    );
   });
 });
 

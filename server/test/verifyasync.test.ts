@@ -2,6 +2,7 @@
 // against verify(): for every input and either placement, the same result or the same reason code, so the server
 // answers the same whichever path it takes.
 import assert from 'node:assert/strict';
+import { pbkdf2, pbkdf2Sync } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { createTestPki, signCompactJws, type TestPki } from '../../tools/testing/TestPki';
 import { RejectError } from '../src/jws/Errors';
@@ -103,6 +104,31 @@ describe('verifyAsync', () => {
       else assert.equal(o.ok && (o.payload as { purchaseOrderId: string }).purchaseOrderId, `async-${i}`);
     });
     assert.ok((v.cacheStats()?.hits ?? 0) >= 60, 'the chain came from the cache');
+  });
+
+  it("the placement is real: with libuv's thread pool busy, 'loop' answers at once and 'pool' waits for a free thread", async () => {
+    // Occupy every pool thread with a key derivation of about 300 ms (calibrated here, so a slow machine keeps the margin).
+    const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+    const t0 = performance.now();
+    pbkdf2Sync('p', 's', 20_000, 32, 'sha256');
+    const iterations = Math.max(20_000, Math.round((20_000 * 300) / Math.max(1, performance.now() - t0)));
+    const occupyPool = (): Promise<number> => {
+      const done = Array.from({ length: poolSize }, () =>
+        new Promise<number>((resolve, reject) => pbkdf2('p', 's', iterations, 32, 'sha256', (e) => (e ? reject(e) : resolve(performance.now())))),
+      );
+      return Promise.race(done).finally(() => Promise.all(done));
+    };
+    const jws = pki.signJws(orderPayload({ purchaseOrderId: 'placement-1' }));
+    const settledAt: Record<string, { verified: number; firstFree: number }> = {};
+    for (const signatureChecks of SIGNATURE_CHECKS) {
+      const v = new JwsVerifier({ trustedRootsPem: pki.rootPem, signatureChecks });
+      await v.verifyAsync(jws); // the chain is cached: what is left is the ES256 check
+      const firstFree = occupyPool();
+      const verified = await v.verifyAsync(jws).then(() => performance.now());
+      settledAt[signatureChecks] = { verified, firstFree: await firstFree };
+    }
+    assert.ok(settledAt['loop']!.verified < settledAt['loop']!.firstFree, `loop waited for the pool: ${JSON.stringify(settledAt)}`);
+    assert.ok(settledAt['pool']!.verified >= settledAt['pool']!.firstFree, `pool did not use the pool: ${JSON.stringify(settledAt)}`);
   });
 
   it("a server with signatureChecks 'loop' grants a genuine order once and refuses a forged one", async () => {
