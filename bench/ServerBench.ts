@@ -34,7 +34,10 @@ import type { ServerChildCommand, ServerChildConfig, ServerChildReply } from './
 
 const CONNECTIONS = 50;
 const CHAINS = 4;
-/** Enough for the JIT to settle: after 1,000 the first measured round still ran 20–30 % below the later ones. */
+/**
+ * After 1,000 the first measured round of PostgreSQL ×2 ran 25–30 % below its later ones; after 3,000, 10–25 % (the
+ * median of five rounds absorbs it; see server/README.md, *What the benchmark measured*).
+ */
 const WARMUP_REQUESTS = 3000;
 /**
  * The measured run is sized from the warm-up rate to last about this long, within the bounds below. The warm-up runs
@@ -109,7 +112,7 @@ function medianRound(rounds: readonly MeasuredRound[]): MeasuredRound {
 }
 
 /** Round r's order of the variants: as listed in even rounds, reversed in odd ones (no variant always goes first). */
-export function roundOrder<T>(items: readonly T[], r: number): T[] {
+function roundOrder<T>(items: readonly T[], r: number): T[] {
   return r % 2 === 0 ? [...items] : [...items].reverse();
 }
 
