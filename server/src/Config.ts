@@ -8,6 +8,7 @@ import type { RevocationMode } from './jws/Revocation';
 import { SIGNATURE_CHECKS, type SignatureChecks } from './jws/JwsVerifier';
 import type { Ledger, LedgerHooks } from './ledger/Ledger';
 import { isPostgresUrl } from './ledger/OpenLedger';
+import { WAL_SYNC_MODES, type WalSync } from './ledger/SqliteLedger';
 
 export type IapEnvironment = 'SANDBOX' | 'NORMAL';
 
@@ -88,6 +89,12 @@ export interface ServerConfig {
    * The thread runs no app code in its transactions: no subscription store then (type 2 → 422).
    */
   sqliteThread?: boolean;
+  /**
+   * SQLite: how a COMMIT is made durable before it is answered (SQLITE_WAL_SYNC). 'pool' (default): the WAL's
+   * fdatasync on libuv's thread pool, the event loop free meanwhile; 'commit': SQLite's own fsync inside COMMIT
+   * (synchronous=FULL). Every answer waits for its fsync either way.
+   */
+  sqliteWalSync?: WalSync;
   /**
    * Where the ES256 signature check of each JWS runs (default 'pool', libuv's thread pool): 'loop' when there are as
    * many server instances on the machine as cores, where each instance's event loop already has a core and the
@@ -251,6 +258,8 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
   const poolSize = positiveMs(env, 'DATABASE_POOL_SIZE');
   const sqliteThread = (env['SQLITE_THREAD'] || 'off').toLowerCase();
   if (sqliteThread !== 'on' && sqliteThread !== 'off') throw new ConfigError('SQLITE_THREAD must be on or off');
+  const sqliteWalSync = (env['SQLITE_WAL_SYNC'] || 'pool').toLowerCase() as WalSync;
+  if (!WAL_SYNC_MODES.includes(sqliteWalSync)) throw new ConfigError(`SQLITE_WAL_SYNC must be ${WAL_SYNC_MODES.join(' or ')}`);
   const signatureChecks = (env['SIGNATURE_CHECKS'] || 'pool').toLowerCase() as SignatureChecks;
   if (!SIGNATURE_CHECKS.includes(signatureChecks)) throw new ConfigError(`SIGNATURE_CHECKS must be ${SIGNATURE_CHECKS.join(' or ')}`);
   return {
@@ -269,6 +278,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(poolSize !== undefined ? { databasePoolSize: poolSize } : {}),
     sqliteThread: sqliteThread === 'on',
+    sqliteWalSync,
     signatureChecks,
   };
 }

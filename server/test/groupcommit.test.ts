@@ -7,9 +7,13 @@
 // turn (setImmediate). The ledger- and service-level tests use that to build batches deterministically.
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { TestPki } from '../../tools/testing/TestPki';
+import { ConfigError, loadConfigFromEnv } from '../src/Config';
 import { TransientError } from '../src/jws/Errors';
 import type { LedgerHooks, OrderPayload } from '../src/ledger/Ledger';
 import { SqliteLedger as Ledger } from '../src/ledger/SqliteLedger';
@@ -440,3 +444,200 @@ describe('group commit over HTTP', () => {
   });
 });
 
+
+/** A promise and the function that settles it, for holding a sync open. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** Lets every ready callback run (the batch's setImmediate, its microtasks, the sync's start). */
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Waits (on the event loop, up to 5 s) until `condition` holds: the first sync also fsyncs the directory first. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+/** Records whether a promise has settled, without changing its outcome. */
+function watch<T>(p: Promise<T>): { settled: () => boolean } {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { settled: () => done };
+}
+
+const fdatasync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+
+/** A 'pool' ledger whose every WAL sync waits for `hold` before it really syncs; `syncs()` counts the calls. */
+function heldLedger(file: string): { ledger: Ledger; hold: ReturnType<typeof gate>; syncs: () => number } {
+  const hold = gate();
+  let calls = 0;
+  const ledger = new Ledger(file, {}, {
+    syncWal: async (fd) => {
+      calls++;
+      await hold.opened;
+      await fdatasync(fd);
+    },
+  });
+  return { ledger, hold, syncs: () => calls };
+}
+
+describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the default)", () => {
+  it('runs the write connection with synchronous=NORMAL and syncs itself; walSync commit is FULL; anything else is refused', async () => {
+    const pool = new Ledger(tmpDb('sync-default'));
+    const commit = new Ledger(tmpDb('sync-commit'), {}, { walSync: 'commit' });
+    try {
+      assert.equal(pool.db.pragma('synchronous', { simple: true }), 1);
+      assert.equal(commit.db.pragma('synchronous', { simple: true }), 2);
+      assert.equal((await commit.deliver(order(), undefined, NOW, false)).kind, 'granted');
+    } finally {
+      await Promise.all([pool.close(), commit.close()]);
+    }
+    assert.throws(() => new Ledger(tmpDb('sync-bad'), {}, { walSync: 'never' as never }), RangeError);
+  });
+
+  it("a read of another process's commit is answered only after a sync of the WAL that follows it", async () => {
+    const file = tmpDb('sync-other');
+    const { ledger, hold, syncs } = heldLedger(file);
+    // Another instance on the same file (with its own sync, not this ledger's).
+    const other = new Ledger(file);
+    try {
+      const o = order();
+      await other.deliver(o, 'acct-2', NOW, false);
+      const reading = ledger.get(o.purchaseOrderId);
+      const read = watch(reading);
+      await until(() => syncs() === 1, 'the read synced');
+      await turns();
+      assert.equal(read.settled(), false);
+      hold.open();
+      assert.equal((await reading)?.accountId, 'acct-2');
+    } finally {
+      hold.open();
+      await Promise.all([ledger.close(), other.close()]);
+    }
+  });
+
+  it('syncs the WAL file itself, after the COMMIT that wrote it', async () => {
+    const file = tmpDb('sync-fd');
+    const synced: Array<{ sameFile: boolean; committedRows: number }> = [];
+    const ledger = new Ledger(file, {}, {
+      syncWal: async (fd) => {
+        const reader = new Database(file, { readonly: true });
+        try {
+          synced.push({ sameFile: fs.fstatSync(fd).ino === fs.statSync(`${file}-wal`).ino, committedRows: countRows(reader, 'orders') });
+        } finally {
+          reader.close();
+        }
+        await fdatasync(fd);
+      },
+    });
+    try {
+      await Promise.all([ledger.deliver(order(), undefined, NOW, false), ledger.deliver(order(), undefined, NOW, false)]);
+      await ledger.deliver(order(), undefined, NOW, false);
+      assert.deepEqual(synced, [
+        { sameFile: true, committedRows: 2 },
+        { sameFile: true, committedRows: 3 },
+      ]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('answers nothing before the sync: the grant, a read of it, and the writes that arrive meanwhile wait; they then go in one batch', async () => {
+    const file = tmpDb('sync-wait');
+    const { ledger, hold, syncs } = heldLedger(file);
+    const raw = new Database(file, { readonly: true });
+    try {
+      const first = order();
+      const granting = ledger.deliver(first, 'acct-1', NOW, false);
+      const grant = watch(granting);
+      await until(() => syncs() === 1, 'the batch committed and its sync started');
+      // Committed (another connection sees it), not yet durable: nobody is answered.
+      assert.equal(countRows(raw, 'orders'), 1);
+      const reading = ledger.get(first.purchaseOrderId);
+      const read = watch(reading);
+      const later = Array.from({ length: 10 }, () => order());
+      const before = ledger.stats();
+      const laterWrites = later.map((o) => ledger.deliver(o, undefined, NOW, false));
+      await turns(20);
+      assert.equal(grant.settled(), false, 'the grant waits for its sync');
+      assert.equal(read.settled(), false, 'a read that can see the batch waits for a sync after it');
+      assert.equal(syncs(), 2, 'the read syncs for itself');
+      assert.equal(ledger.stats().commits, before.commits, 'no batch commits while a sync is in flight');
+      hold.open();
+      const granted = await granting;
+      assert.ok(granted.kind === 'granted' && !granted.replay);
+      assert.equal((await reading)?.accountId, 'acct-1');
+      for (const out of await Promise.all(laterWrites)) assert.equal(out.kind, 'granted');
+      assert.deepEqual(delta(ledger, before), { commits: 1, failedBatches: 0, units: 10 });
+    } finally {
+      hold.open();
+      raw.close();
+      await ledger.close();
+    }
+  });
+
+  it('a sync that fails: its batch, the queued writes, later writes, reads and ready() get storage-unavailable; a restart finds the batch', async () => {
+    const file = tmpDb('sync-fail');
+    const hold = gate();
+    let syncs = 0;
+    const ledger = new Ledger(file, {}, {
+      syncWal: async () => {
+        syncs++;
+        await hold.opened;
+        throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      },
+    });
+    const isUnavailable = (e: unknown): boolean => e instanceof TransientError && e.reason === 'storage-unavailable' && /could not be synced \(EIO\)/.test(e.message);
+    const lost = order();
+    const failing = ledger.deliver(lost, 'acct-1', NOW, false);
+    await until(() => syncs === 1, 'the batch committed and its sync started');
+    const queued = ledger.deliver(order(), undefined, NOW, false);
+    const reading = ledger.get(lost.purchaseOrderId);
+    hold.open();
+    await assert.rejects(failing, isUnavailable);
+    await assert.rejects(queued, isUnavailable);
+    await assert.rejects(reading, isUnavailable);
+    await assert.rejects(ledger.deliver(order(), undefined, NOW, false), isUnavailable);
+    await assert.rejects(ledger.ready(), isUnavailable);
+    assert.equal(ledger.stats().commits, 1, 'nothing is committed after a failed sync');
+    await ledger.close();
+    // The batch was committed; whether it reached the disk was unknown. After a restart it is a replay, never a
+    // second grant, and the queued write (never committed) is simply not there: its caller was told to retry.
+    const reopened = new Ledger(file);
+    try {
+      assert.equal((await reopened.get(lost.purchaseOrderId))?.accountId, 'acct-1');
+      const again = await reopened.deliver(lost, 'acct-1', NOW, false);
+      assert.ok(again.kind === 'granted' && again.replay, 'a replay of the first grant');
+      assert.equal(await reopened.grantedCount(), 1);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('SQLITE_WAL_SYNC=pool|commit (default pool) reaches the ledger; anything else is a ConfigError', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iap-cfg-'));
+    const pem = path.join(dir, 'root.pem');
+    fs.writeFileSync(pem, (await genuinePki()).rootPem);
+    const base = { IAP_TRUSTED_ROOT: pem, IAP_APP_ID: '42', IAP_ENVIRONMENT: 'NORMAL', SESSION_SECRET: 'a production secret of 32 bytes or more' };
+    assert.equal(loadConfigFromEnv(base, { databasePath: 'd' }).sqliteWalSync, 'pool');
+    assert.equal(loadConfigFromEnv({ ...base, SQLITE_WAL_SYNC: 'COMMIT' }, { databasePath: 'd' }).sqliteWalSync, 'commit');
+    assert.throws(() => loadConfigFromEnv({ ...base, SQLITE_WAL_SYNC: 'off' }, { databasePath: 'd' }), ConfigError);
+    const server = await startTestServer(await genuinePki(), { databasePath: tmpDb('sync-server'), sqliteWalSync: 'commit' });
+    try {
+      assert.equal((server.ledger as Ledger).db.pragma('synchronous', { simple: true }), 2);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -15,6 +15,13 @@
 // - when BEGIN or COMMIT fails, or SQLite drops the transaction midway, no unit of the batch is recorded and every
 //   caller gets a TransientError (`storage-unavailable`, HTTP 503 + Retry-After).
 //
+// With a `sync` (the SQLite ledger's default: synchronous=NORMAL, whose COMMIT writes the WAL but does not fsync it),
+// the batch's units settle only after sync() resolved, and the batch is running until then: the fsync waits on
+// libuv's thread pool, the event loop parses and verifies the next requests meanwhile, and they form the next batch.
+// A sync that fails leaves it unknown what is on disk: the ledger then refuses everything (fail-stop, as PostgreSQL
+// does after a failed fsync); a restart recovers from the WAL. `durable()` is a sync of its own for a read on another
+// connection, run after the read: what the read saw (this ledger's batches or another process's) is then on disk.
+//
 // One batch at a time: units arriving while a batch runs wait for the next one. Nobody else writes on the connection
 // (the ledger reads on a second, read-only one).
 import type Database from 'better-sqlite3';
@@ -62,12 +69,17 @@ export class GroupCommit {
   private readonly rollbackTo: Database.Statement;
   /** Called after each COMMIT that succeeded (the ledger's checkpoint scheduling). */
   private readonly afterCommit: (() => void) | undefined;
+  /** Makes a COMMIT durable when the connection does not (synchronous=NORMAL); undefined: COMMIT is durable itself. */
+  private readonly sync: (() => Promise<void>) | undefined;
+  /** Set once a sync failed: whether the committed batches since the last good sync are on disk is unknown. */
+  private broken: TransientError | undefined;
 
   constructor(
     private readonly db: Database.Database,
-    options: { maxBatch?: number; afterCommit?: () => void } = {},
+    options: { maxBatch?: number; afterCommit?: () => void; sync?: () => Promise<void> } = {},
   ) {
     this.afterCommit = options.afterCommit;
+    this.sync = options.sync;
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     this.maxBatch = maxBatch;
@@ -82,6 +94,7 @@ export class GroupCommit {
    */
   run<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new TransientError('storage-unavailable', 'the ledger is closed', 1));
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
@@ -95,6 +108,32 @@ export class GroupCommit {
   /** Units waiting for their batch. */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** The error every call gets once a sync failed; undefined while the ledger is sound. */
+  get failure(): TransientError | undefined {
+    return this.broken;
+  }
+
+  /**
+   * Resolves when everything written to the database so far is on disk: a sync of its own (at once when COMMIT is
+   * durable itself). Rejects once a sync failed, this one or an earlier one.
+   */
+  async durable(): Promise<void> {
+    if (this.broken) throw this.broken;
+    if (!this.sync) return;
+    try {
+      await this.sync();
+    } catch (e) {
+      throw this.syncFailed(e);
+    }
+  }
+
+  /** Fail-stop after a failed sync: every caller waiting in the queue, and every later one, gets the same error. */
+  private syncFailed(cause: unknown): TransientError {
+    this.broken ??= new TransientError('storage-unavailable', `database: the WAL could not be synced (${sqliteCode(cause)}); restart the server`, 1);
+    for (const unit of this.queue.splice(0)) unit.reject(this.broken);
+    return this.broken;
   }
 
   /** Resolves when no batch is open (a read on the write connection then sees committed data only). */
@@ -180,6 +219,15 @@ export class GroupCommit {
     }
     this.counters.commits++;
     this.afterCommit?.();
+    if (this.sync) {
+      try {
+        await this.sync();
+      } catch (e) {
+        const error = this.syncFailed(e);
+        for (const unit of units) unit.reject(error);
+        return;
+      }
+    }
     units.forEach((unit, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) unit.resolve(outcome.value);

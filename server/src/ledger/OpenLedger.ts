@@ -25,7 +25,7 @@ export function isPostgresUrl(location: string): boolean {
 export function openLedger(location: string, hooks: LedgerHooks = {}, options: OpenLedgerOptions = {}): Ledger {
   if (isPostgresUrl(location)) return new PostgresLedger(location.trim(), hooks, options);
   if (options.sqliteThread === true && hooks.grant === undefined && hooks.revoke === undefined) {
-    return new SqliteWorkerLedger(location, { maxBatch: options.maxBatch });
+    return new SqliteWorkerLedger(location, { maxBatch: options.maxBatch, walSync: options.walSync });
   }
   return new SqliteLedger(location, hooks, options);
 }

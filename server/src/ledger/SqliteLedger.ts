@@ -1,4 +1,4 @@
-// Server-side delivery ledger (SQLite via better-sqlite3, WAL, synchronous=FULL).
+// The SQLite adapter of the ledger port (Ledger.ts): better-sqlite3, WAL, the embedded default.
 //
 // One row per purchaseOrderId (PRIMARY KEY): the first verified payload, the account it is bound to, its state
 // (granted | revoked) and the server-side confirm-delivery state. A grant happens once: the INSERT of the row and the
@@ -7,21 +7,17 @@
 //
 // Writes are GROUP COMMITTED (GroupCommit.ts): the writes that arrive while a batch is pending share one
 // BEGIN IMMEDIATE … COMMIT (one fsync), each in its own SAVEPOINT, and every caller's promise settles only after that
-// COMMIT returned. better-sqlite3 is synchronous, so the units of a batch run one after the other on one connection;
-// across processes, BEGIN IMMEDIATE + the PRIMARY KEY keep the grant unique.
-// The SQLite adapter of the ledger port (Ledger.ts): better-sqlite3, WAL, synchronous=FULL, the embedded default.
-//
-// One row per purchaseOrderId (PRIMARY KEY): the first verified payload, the account it is bound to, its state
-// (granted | revoked) and the server-side confirm-delivery state. A grant happens once: the INSERT of the row and the
-// app's grant hook commit in the same transaction, and every later presentation of the same order is a replay that
-// returns the first stored payload.
-//
-// Writes are GROUP COMMITTED (GroupCommit.ts): the writes that arrive while a batch is pending share one
-// BEGIN IMMEDIATE … COMMIT (one fsync), each in its own SAVEPOINT, and every caller's promise settles only after that
-// COMMIT returned. The units of a batch run one after the other on the write connection; across processes on one
+// COMMIT is durable. The units of a batch run one after the other on the write connection; across processes on one
 // file, BEGIN IMMEDIATE (one writer at a time) + the PRIMARY KEY + the UNIQUE index over the token (one delivery per
-// token) keep every rule of the port. Reads outside a transaction use a second, read-only connection, so they see committed data
-// only (WAL readers never see an open batch).
+// token) keep every rule of the port. Reads outside a transaction use a second, read-only connection, so they see
+// committed data only (WAL readers never see an open batch); with walSync 'pool' each read is followed by a sync of
+// the WAL before it is answered, so what it saw, even another process's commit on the same file, is on disk.
+//
+// Durability (walSync): 'pool', the default, runs the connection with synchronous=NORMAL (COMMIT writes the WAL and
+// does not fsync it) and fdatasyncs the WAL file on libuv's thread pool before the batch settles: FULL's guarantee,
+// every answer after its fsync, without the event loop blocked in the fsync. 'commit' is synchronous=FULL (SQLite
+// fsyncs inside COMMIT, on the event loop). Checkpoints are the same in both: SQLite syncs the WAL before one and
+// the database file after it (https://www.sqlite.org/pragma.html#pragma_synchronous).
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -57,7 +53,28 @@ export interface SqliteLedgerOptions {
    * file; ':memory:' has no WAL.
    */
   checkpointThread?: boolean;
+  /**
+   * How a COMMIT is made durable before its batch settles (SQLITE_WAL_SYNC): 'pool' (default) fdatasyncs the WAL on
+   * libuv's thread pool, 'commit' lets SQLite fsync inside COMMIT (synchronous=FULL) on the calling thread.
+   */
+  walSync?: WalSync;
+  /** Test seam: how the WAL's descriptor is synced in 'pool' mode (default: fs.fdatasync). */
+  syncWal?: (fd: number) => Promise<void>;
 }
+
+export type WalSync = 'pool' | 'commit';
+
+export const WAL_SYNC_MODES: readonly WalSync[] = ['pool', 'commit'];
+
+const fdatasync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+
+const fsyncDirectory = (dir: string): Promise<void> =>
+  new Promise((resolve, reject) =>
+    fs.open(dir, 'r', (e, fd) => {
+      if (e) return reject(e);
+      fs.fsync(fd, (syncError) => fs.close(fd, () => (syncError ? reject(syncError) : resolve())));
+    }),
+  );
 
 /** SQLite's own default for wal_autocheckpoint, given back to the write connection when the checkpoint thread stops. */
 const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
@@ -362,13 +379,19 @@ export class SqliteLedger implements TransactionalLedger {
   private readonly countGranted: Database.Statement;
   private readonly commits: GroupCommit;
   private readonly checkpointer: WalCheckpointer | undefined;
+  /** The WAL file, opened at the first sync ('pool' mode). */
+  private walFd: number | undefined;
 
   constructor(databasePath: string, hooks: LedgerHooks = {}, options: SqliteLedgerOptions = {}) {
     const memory = databasePath === ':memory:';
     if (!memory) fs.mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true });
     this.db = new Database(databasePath);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    const walSync = options.walSync ?? 'pool';
+    if (!WAL_SYNC_MODES.includes(walSync)) throw new RangeError(`walSync must be pool or commit, got ${String(walSync)}`);
+    // ':memory:' has no file to sync: FULL is then a no-op, as it always was.
+    const poolSync = walSync === 'pool' && !memory;
+    this.db.pragma(poolSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
@@ -390,7 +413,37 @@ export class SqliteLedger implements TransactionalLedger {
       this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
       this.checkpointer = checkpointer;
     }
-    this.commits = new GroupCommit(this.db, { maxBatch: options.maxBatch, afterCommit: () => this.checkpointer?.committed() });
+    this.commits = new GroupCommit(this.db, {
+      maxBatch: options.maxBatch,
+      afterCommit: () => this.checkpointer?.committed(),
+      ...(poolSync ? { sync: this.walSyncer(path.resolve(databasePath), options.syncWal ?? fdatasync) } : {}),
+    });
+  }
+
+  /**
+   * The sync of 'pool' mode. The WAL exists once a COMMIT wrote to it, so it is opened at the first sync, and its
+   * directory is fsynced then too (a new file's name must be durable; SQLite does the same for a WAL it creates, but
+   * under NORMAL only at the first checkpoint). SQLite keeps the file (it restarts it in place) while a connection is
+   * open, and this ledger's connections are open until close().
+   */
+  private walSyncer(databasePath: string, syncFd: (fd: number) => Promise<void>): () => Promise<void> {
+    const walPath = `${databasePath}-wal`;
+    return async () => {
+      if (this.walFd === undefined) {
+        if (!this.db.open) throw new TransientError('storage-unavailable', 'the ledger is closed', 1);
+        let fd: number;
+        try {
+          fd = fs.openSync(walPath, 'r+');
+        } catch (e) {
+          // No WAL yet (a read before any write): nothing is committed but not durable.
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw e;
+        }
+        this.walFd = fd;
+        await fsyncDirectory(path.dirname(walPath));
+      }
+      await syncFd(this.walFd);
+    };
   }
 
   /**
@@ -512,6 +565,7 @@ export class SqliteLedger implements TransactionalLedger {
 
   async ready(): Promise<void> {
     if (!this.db.open) throw new TransientError('storage-unavailable', 'the ledger is closed', 1);
+    if (this.commits.failure) throw this.commits.failure;
   }
 
   /** A read that reaches the file, on the read connection. */
@@ -523,11 +577,15 @@ export class SqliteLedger implements TransactionalLedger {
   private async read<T>(fn: () => T): Promise<T> {
     if (this.reader === this.db) await this.commits.idle();
     if (!this.reader.open) throw new TransientError('storage-unavailable', 'the ledger is closed', 1);
+    let value: T;
     try {
-      return fn();
+      value = fn();
     } catch (e) {
       return wrapDbError(e);
     }
+    // NORMAL makes a COMMIT visible before it is durable: sync after the read, so that what it saw is on disk.
+    await this.commits.durable();
+    return value;
   }
 
   get(purchaseOrderId: string): Promise<OrderRow | undefined> {
@@ -595,5 +653,7 @@ export class SqliteLedger implements TransactionalLedger {
     await checkpointerClosed;
     if (this.reader !== this.db && this.reader.open) this.reader.close();
     if (this.db.open) this.db.close();
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
+    this.walFd = undefined;
   }
 }

@@ -10,6 +10,7 @@
 // this class only when no grant/revoke hook is configured (the device grants; what `npm start` runs).
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { WalSync } from './SqliteLedger';
 import { TransientError } from '../jws/Errors';
 import type {
   ConfirmState,
@@ -29,6 +30,8 @@ import { deserializeError, type WorkerData, type WorkerReply, type WorkerRequest
 export interface SqliteWorkerLedgerOptions {
   /** Most units of work committed in one transaction (default 256). */
   maxBatch?: number;
+  /** As SqliteLedgerOptions.walSync, in the thread. */
+  walSync?: WalSync;
 }
 
 interface Pending {
@@ -63,7 +66,7 @@ export class SqliteWorkerLedger implements Ledger {
   private closing: Promise<void> | undefined;
 
   constructor(databasePath: string, options: SqliteWorkerLedgerOptions = {}) {
-    const data: WorkerData = { databasePath, maxBatch: options.maxBatch };
+    const data: WorkerData = { databasePath, maxBatch: options.maxBatch, walSync: options.walSync };
     this.worker = spawnThread(data);
     this.started = new Promise<void>((resolve, reject) => {
       const onFirst = (m: WorkerReply): void => {

@@ -3,10 +3,12 @@
 // the same TypeError / TransientError as from an in-thread SqliteLedger.
 import { TransientError } from '../jws/Errors';
 import type { LedgerStats } from './Ledger';
+import type { WalSync } from './SqliteLedger';
 
 export interface WorkerData {
   databasePath: string;
   maxBatch: number | undefined;
+  walSync: WalSync | undefined;
 }
 
 export interface WorkerRequest {

@@ -29,7 +29,7 @@ const OPS: ReadonlySet<string> = new Set([
 
 let ledger: SqliteLedger;
 try {
-  ledger = new SqliteLedger(data.databasePath, {}, { maxBatch: data.maxBatch });
+  ledger = new SqliteLedger(data.databasePath, {}, { maxBatch: data.maxBatch, ...(data.walSync ? { walSync: data.walSync } : {}) });
   port.postMessage({ ready: true } satisfies WorkerReply);
 } catch (e) {
   port.postMessage({ failed: serializeError(e) } satisfies WorkerReply);

@@ -14,7 +14,7 @@
 // is the write connection's own checkpoint at the raised threshold that restarts it, and by then the thread has
 // copied nearly every frame, so that checkpoint has little left to do. The WAL file therefore grows to about that
 // threshold (4,000 pages, 16 MiB at 4 KiB pages) and stays that size. Durability does not depend on any of it: every
-// COMMIT is fsynced in the WAL (synchronous FULL) before it returns, and a checkpoint only moves committed pages into
+// COMMIT is fsynced in the WAL before it is answered (SqliteLedger walSync), and a checkpoint only moves committed pages into
 // the database file.
 import { Worker } from 'node:worker_threads';
 
