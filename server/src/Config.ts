@@ -90,8 +90,8 @@ export interface ServerConfig {
    */
   sqliteThread?: boolean;
   /**
-   * SQLite: how a COMMIT is made durable before it is answered (SQLITE_WAL_SYNC). 'pool' (default): the WAL's
-   * fdatasync on libuv's thread pool, the event loop free meanwhile; 'commit': SQLite's own fsync inside COMMIT
+   * SQLite: how a COMMIT is made durable before it is answered (SQLITE_WAL_SYNC). 'pool': the WAL's
+   * fdatasync on libuv's thread pool, the event loop free meanwhile; 'commit' (default): SQLite's own fsync inside COMMIT
    * (synchronous=FULL). Every answer waits for its fsync either way.
    */
   sqliteWalSync?: WalSync;
@@ -258,7 +258,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv, defaults: EnvDefaults)
   const poolSize = positiveMs(env, 'DATABASE_POOL_SIZE');
   const sqliteThread = (env['SQLITE_THREAD'] || 'off').toLowerCase();
   if (sqliteThread !== 'on' && sqliteThread !== 'off') throw new ConfigError('SQLITE_THREAD must be on or off');
-  const sqliteWalSync = (env['SQLITE_WAL_SYNC'] || 'pool').toLowerCase() as WalSync;
+  const sqliteWalSync = (env['SQLITE_WAL_SYNC'] || 'commit').toLowerCase() as WalSync;
   if (!WAL_SYNC_MODES.includes(sqliteWalSync)) throw new ConfigError(`SQLITE_WAL_SYNC must be ${WAL_SYNC_MODES.join(' or ')}`);
   const signatureChecks = (env['SIGNATURE_CHECKS'] || 'pool').toLowerCase() as SignatureChecks;
   if (!SIGNATURE_CHECKS.includes(signatureChecks)) throw new ConfigError(`SIGNATURE_CHECKS must be ${SIGNATURE_CHECKS.join(' or ')}`);

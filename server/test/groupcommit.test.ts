@@ -483,6 +483,7 @@ function heldLedger(file: string): { ledger: Ledger; hold: ReturnType<typeof gat
   const hold = gate();
   let calls = 0;
   const ledger = new Ledger(file, {}, {
+    walSync: 'pool',
     syncWal: async (fd) => {
       calls++;
       await hold.opened;
@@ -494,8 +495,8 @@ function heldLedger(file: string): { ledger: Ledger; hold: ReturnType<typeof gat
 
 describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the default)", () => {
   it('runs the write connection with synchronous=NORMAL and syncs itself; walSync commit is FULL; anything else is refused', async () => {
-    const pool = new Ledger(tmpDb('sync-default'));
-    const commit = new Ledger(tmpDb('sync-commit'), {}, { walSync: 'commit' });
+    const pool = new Ledger(tmpDb('sync-pool'), {}, { walSync: 'pool' });
+    const commit = new Ledger(tmpDb('sync-default'));
     try {
       assert.equal(pool.db.pragma('synchronous', { simple: true }), 1);
       assert.equal(commit.db.pragma('synchronous', { simple: true }), 2);
@@ -531,6 +532,7 @@ describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the 
     const file = tmpDb('sync-fd');
     const synced: Array<{ sameFile: boolean; committedRows: number }> = [];
     const ledger = new Ledger(file, {}, {
+      walSync: 'pool',
       syncWal: async (fd) => {
         const reader = new Database(file, { readonly: true });
         try {
@@ -592,6 +594,7 @@ describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the 
     const hold = gate();
     let syncs = 0;
     const ledger = new Ledger(file, {}, {
+      walSync: 'pool',
       syncWal: async () => {
         syncs++;
         await hold.opened;
@@ -630,7 +633,8 @@ describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the 
     const pem = path.join(dir, 'root.pem');
     fs.writeFileSync(pem, (await genuinePki()).rootPem);
     const base = { IAP_TRUSTED_ROOT: pem, IAP_APP_ID: '42', IAP_ENVIRONMENT: 'NORMAL', SESSION_SECRET: 'a production secret of 32 bytes or more' };
-    assert.equal(loadConfigFromEnv(base, { databasePath: 'd' }).sqliteWalSync, 'pool');
+    assert.equal(loadConfigFromEnv(base, { databasePath: 'd' }).sqliteWalSync, 'commit');
+    assert.equal(loadConfigFromEnv({ ...base, SQLITE_WAL_SYNC: 'pool' }, { databasePath: 'd' }).sqliteWalSync, 'pool');
     assert.equal(loadConfigFromEnv({ ...base, SQLITE_WAL_SYNC: 'COMMIT' }, { databasePath: 'd' }).sqliteWalSync, 'commit');
     assert.throws(() => loadConfigFromEnv({ ...base, SQLITE_WAL_SYNC: 'off' }, { databasePath: 'd' }), ConfigError);
     const server = await startTestServer(await genuinePki(), { databasePath: tmpDb('sync-server'), sqliteWalSync: 'commit' });
