@@ -493,7 +493,7 @@ function heldLedger(file: string): { ledger: Ledger; hold: ReturnType<typeof gat
   return { ledger, hold, syncs: () => calls };
 }
 
-describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the default)", () => {
+describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', opt-in)", () => {
   it('runs the write connection with synchronous=NORMAL and syncs itself; walSync commit is FULL; anything else is refused', async () => {
     const pool = new Ledger(tmpDb('sync-pool'), {}, { walSync: 'pool' });
     const commit = new Ledger(tmpDb('sync-default'));
@@ -525,6 +525,72 @@ describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the 
     } finally {
       hold.open();
       await Promise.all([ledger.close(), other.close()]);
+    }
+  });
+
+  it('syncs the WAL beside the real file when the database path is a symlink', async () => {
+    const real = tmpDb('sync-real');
+    new Database(real).close();
+    const link = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iap-link-')), 'ledger.sqlite');
+    fs.symlinkSync(real, link);
+    const synced: boolean[] = [];
+    const ledger = new Ledger(link, {}, {
+      walSync: 'pool',
+      syncWal: async (fd) => {
+        synced.push(fs.fstatSync(fd).ino === fs.statSync(`${real}-wal`).ino);
+        await fdatasync(fd);
+      },
+    });
+    try {
+      assert.equal(fs.existsSync(`${link}-wal`), false, 'SQLite keeps the WAL beside the real file');
+      assert.equal((await ledger.deliver(order(), undefined, NOW, false)).kind, 'granted');
+      assert.deepEqual(synced, [true]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it("one sync at a time: a read's sync that fails stops the batch whose sync was queued behind it", async () => {
+    const file = tmpDb('sync-serial');
+    const hold = gate();
+    let calls = 0;
+    let running = 0;
+    let mostAtOnce = 0;
+    const ledger = new Ledger(file, {}, {
+      walSync: 'pool',
+      syncWal: async (fd) => {
+        calls++;
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        try {
+          if (calls === 1) return await fdatasync(fd);
+          await hold.opened;
+          if (calls === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+          await fdatasync(fd);
+        } finally {
+          running--;
+        }
+      },
+    });
+    const first = order();
+    try {
+      await ledger.deliver(first, undefined, NOW, false);
+      // The read's sync (the 2nd) is held and will fail; the next batch commits and queues its sync (the 3rd).
+      const reading = ledger.get(first.purchaseOrderId);
+      await until(() => calls === 2, "the read's sync started");
+      const granting = ledger.deliver(order(), undefined, NOW, false);
+      await until(() => ledger.stats().commits === 2, 'the second batch committed');
+      await turns();
+      assert.equal(calls, 2, "the batch's sync waits for the read's");
+      hold.open();
+      const isUnavailable = (e: unknown): boolean => e instanceof TransientError && e.reason === 'storage-unavailable';
+      await assert.rejects(reading, isUnavailable);
+      await assert.rejects(granting, isUnavailable, 'a batch whose durability a failed sync left unknown is never acknowledged');
+      assert.equal(calls, 2, 'no sync after a failed one');
+      assert.equal(mostAtOnce, 1);
+    } finally {
+      hold.open();
+      await ledger.close();
     }
   });
 
@@ -574,7 +640,7 @@ describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the 
       await turns(20);
       assert.equal(grant.settled(), false, 'the grant waits for its sync');
       assert.equal(read.settled(), false, 'a read that can see the batch waits for a sync after it');
-      assert.equal(syncs(), 2, 'the read syncs for itself');
+      assert.equal(syncs(), 1, "one sync at a time: the read's own sync waits behind the batch's");
       assert.equal(ledger.stats().commits, before.commits, 'no batch commits while a sync is in flight');
       hold.open();
       const granted = await granting;
@@ -582,6 +648,7 @@ describe("group commit: the WAL's fsync on the thread pool (walSync 'pool', the 
       assert.equal((await reading)?.accountId, 'acct-1');
       for (const out of await Promise.all(laterWrites)) assert.equal(out.kind, 'granted');
       assert.deepEqual(delta(ledger, before), { commits: 1, failedBatches: 0, units: 10 });
+      assert.equal(syncs(), 3, "the first batch's, the read's, the second batch's");
     } finally {
       hold.open();
       raw.close();

@@ -15,12 +15,15 @@
 // - when BEGIN or COMMIT fails, or SQLite drops the transaction midway, no unit of the batch is recorded and every
 //   caller gets a TransientError (`storage-unavailable`, HTTP 503 + Retry-After).
 //
-// With a `sync` (the SQLite ledger's default: synchronous=NORMAL, whose COMMIT writes the WAL but does not fsync it),
-// the batch's units settle only after sync() resolved, and the batch is running until then: the fsync waits on
-// libuv's thread pool, the event loop parses and verifies the next requests meanwhile, and they form the next batch.
-// A sync that fails leaves it unknown what is on disk: the ledger then refuses everything (fail-stop, as PostgreSQL
-// does after a failed fsync); a restart recovers from the WAL. `durable()` is a sync of its own for a read on another
-// connection, run after the read: what the read saw (this ledger's batches or another process's) is then on disk.
+// With a `sync` (the SQLite ledger's walSync 'pool': synchronous=NORMAL, whose COMMIT writes the WAL but does not
+// fsync it), the batch's units settle only after sync() resolved, and the batch is running until then: the fsync
+// waits on libuv's thread pool, the event loop parses and verifies the next requests meanwhile, and they form the next
+// batch. `durable()` is a sync of its own for a read on another connection, run after the read: what the read saw
+// (this ledger's batches or another process's) is then on disk. Syncs run one at a time, each started after the one
+// before ended: Linux reports a writeback error to one fsync of a file description only, so two overlapping syncs
+// could let the second return 0 for pages the first learned were lost. A sync that fails leaves it unknown what is on
+// disk: the ledger then refuses everything (fail-stop, as PostgreSQL does after a failed fsync), including a sync
+// already queued; a restart recovers from the WAL.
 //
 // One batch at a time: units arriving while a batch runs wait for the next one. Nobody else writes on the connection
 // (the ledger reads on a second, read-only one).
@@ -73,6 +76,8 @@ export class GroupCommit {
   private readonly sync: (() => Promise<void>) | undefined;
   /** Set once a sync failed: whether the committed batches since the last good sync are on disk is unknown. */
   private broken: TransientError | undefined;
+  /** The last sync asked for (settled, never rejected): the next one starts after it. */
+  private lastSync: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Database.Database,
@@ -121,11 +126,20 @@ export class GroupCommit {
    */
   async durable(): Promise<void> {
     if (this.broken) throw this.broken;
-    if (!this.sync) return;
+    if (this.sync) await this.syncAfterPrevious(this.sync);
+  }
+
+  /** Runs `sync` once the sync before it ended, and not at all if that one failed; rejects with the fail-stop error. */
+  private async syncAfterPrevious(sync: () => Promise<void>): Promise<void> {
+    const mine = this.lastSync.then(() => {
+      if (this.broken) throw this.broken;
+      return sync();
+    });
+    this.lastSync = mine.catch(() => undefined);
     try {
-      await this.sync();
+      await mine;
     } catch (e) {
-      throw this.syncFailed(e);
+      throw e === this.broken ? e : this.syncFailed(e);
     }
   }
 
@@ -148,6 +162,8 @@ export class GroupCommit {
     this.scheduled = undefined;
     await this.idle();
     while (this.queue.length > 0) await this.commitBatch(this.queue.splice(0, this.maxBatch));
+    // A read's sync may still be in flight: the connection (and the WAL's descriptor) must outlive it.
+    await this.lastSync;
   }
 
   private schedule(): void {
@@ -221,10 +237,9 @@ export class GroupCommit {
     this.afterCommit?.();
     if (this.sync) {
       try {
-        await this.sync();
+        await this.syncAfterPrevious(this.sync);
       } catch (e) {
-        const error = this.syncFailed(e);
-        for (const unit of units) unit.reject(error);
+        for (const unit of units) unit.reject(e);
         return;
       }
     }

@@ -387,8 +387,8 @@ export class SqliteLedger implements TransactionalLedger {
     if (!memory) fs.mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true });
     this.db = new Database(databasePath);
     this.db.pragma('journal_mode = WAL');
-    // 'commit' by default until the review findings on 'pool' are fixed (symlinked path, overlapping syncs, the
-    // directory fsync race; see server/README.md, *Group commit*).
+    // 'commit' by default: with 'pool', a failed fsync inside a checkpoint does not stop the ledger yet, and the
+    // fail-stop covers one process (server/README.md, *Group commit*).
     const walSync = options.walSync ?? 'commit';
     if (!WAL_SYNC_MODES.includes(walSync)) throw new RangeError(`walSync must be pool or commit, got ${String(walSync)}`);
     // ':memory:' has no file to sync: FULL is then a no-op, as it always was.
@@ -418,29 +418,33 @@ export class SqliteLedger implements TransactionalLedger {
     this.commits = new GroupCommit(this.db, {
       maxBatch: options.maxBatch,
       afterCommit: () => this.checkpointer?.committed(),
-      ...(poolSync ? { sync: this.walSyncer(path.resolve(databasePath), options.syncWal ?? fdatasync) } : {}),
+      ...(poolSync ? { sync: this.walSyncer(this.mainFile(), options.syncWal ?? fdatasync) } : {}),
     });
   }
 
   /**
-   * The sync of 'pool' mode. The WAL exists once a COMMIT wrote to it, so it is opened at the first sync, and its
-   * directory is fsynced then too (a new file's name must be durable; SQLite does the same for a WAL it creates, but
-   * under NORMAL only at the first checkpoint). SQLite keeps the file (it restarts it in place) while a connection is
-   * open, and this ledger's connections are open until close().
+   * The database file as SQLite opened it (PRAGMA database_list): with a symlinked path SQLite keeps its WAL beside
+   * the file the link points to, not beside the link.
    */
-  private walSyncer(databasePath: string, syncFd: (fd: number) => Promise<void>): () => Promise<void> {
-    const walPath = `${databasePath}-wal`;
+  private mainFile(): string {
+    const main = (this.db.pragma('database_list') as Array<{ name: string; file: string }>).find((d) => d.name === 'main');
+    if (!main?.file) throw new Error('SQLite reports no file for the main database');
+    return main.file;
+  }
+
+  /**
+   * The sync of 'pool' mode (GroupCommit runs one at a time). The WAL is opened at the first sync, and its directory
+   * is fsynced before that sync ends (a new file's name must be durable; SQLite does the same for a WAL it creates,
+   * but under NORMAL only at the first checkpoint). SQLite keeps the file (it restarts it in place) while a
+   * connection is open, and this ledger's connections are open until close().
+   */
+  private walSyncer(databaseFile: string, syncFd: (fd: number) => Promise<void>): () => Promise<void> {
+    const walPath = `${databaseFile}-wal`;
     return async () => {
       if (this.walFd === undefined) {
         if (!this.db.open) throw new TransientError('storage-unavailable', 'the ledger is closed', 1);
-        let fd: number;
-        try {
-          fd = fs.openSync(walPath, 'r+');
-        } catch (e) {
-          // No WAL yet (a read before any write): nothing is committed but not durable.
-          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-          throw e;
-        }
+        // WAL mode: the write connection created the file when it opened the database, so ENOENT is an error here.
+        const fd = fs.openSync(walPath, 'r+');
         this.walFd = fd;
         await fsyncDirectory(path.dirname(walPath));
       }
