@@ -131,16 +131,17 @@ export class GroupCommit {
 
   /** Runs `sync` once the sync before it ended, and not at all if that one failed; rejects with the fail-stop error. */
   private async syncAfterPrevious(sync: () => Promise<void>): Promise<void> {
-    const mine = this.lastSync.then(() => {
+    // The fail-stop is set inside the chain, before the next sync in it can start.
+    const mine = this.lastSync.then(async () => {
       if (this.broken) throw this.broken;
-      return sync();
+      try {
+        await sync();
+      } catch (e) {
+        throw this.syncFailed(e);
+      }
     });
     this.lastSync = mine.catch(() => undefined);
-    try {
-      await mine;
-    } catch (e) {
-      throw e === this.broken ? e : this.syncFailed(e);
-    }
+    await mine;
   }
 
   /** Fail-stop after a failed sync: every caller waiting in the queue, and every later one, gets the same error. */
